@@ -1,0 +1,101 @@
+// Copyright limiterd authors.
+// The engine without the network: CREDITS.CONSUME on one key, on a 3-level
+// path, and from N threads on distinct keys and on one hot key.
+//   build/bench/core_bench --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "limiterd/engine.h"
+
+namespace {
+
+limiterd::LimitDefinition Quota(int64_t hard) {
+  limiterd::LimitDefinition d;
+  d.hard = hard;
+  d.period = {limiterd::PeriodType::kMonthly};
+  return d;
+}
+
+// Limits high enough that no consume is ever denied: we time the grant path.
+constexpr int64_t kHuge = int64_t{1} << 60;
+
+void BM_ConsumeOneKey(benchmark::State& state) {
+  limiterd::Engine engine;
+  (void)engine.Set("user:1", Quota(kHuge));
+  for (auto _ : state) benchmark::DoNotOptimize(engine.Consume("user:1", 1));
+}
+BENCHMARK(BM_ConsumeOneKey);
+
+void BM_ConsumeThreeLevels(benchmark::State& state) {
+  limiterd::Engine engine;
+  (void)engine.Set("org:acme", Quota(kHuge));
+  (void)engine.Set("org:acme/project:web", Quota(kHuge));
+  (void)engine.Set("org:acme/project:web/user:42", Quota(kHuge));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(engine.Consume("org:acme/project:web/user:42", 1));
+  }
+}
+BENCHMARK(BM_ConsumeThreeLevels);
+
+// 100 orgs x 10 projects x 100 users, users limited by a per-project default:
+// the shape of a real deployment, and of bench/compare.sh's load.
+void BM_ConsumeThreeLevelsManyKeys(benchmark::State& state) {
+  limiterd::Engine engine;
+  std::vector<std::string> keys;
+  for (int o = 0; o < 100; ++o) {
+    std::string org = "org:" + std::to_string(o);
+    (void)engine.Set(org, Quota(kHuge));
+    for (int p = 0; p < 10; ++p) {
+      std::string project = org + "/project:" + std::to_string(p);
+      (void)engine.Set(project, Quota(kHuge));
+      (void)engine.Set(project + "/*", Quota(kHuge));
+      for (int u = 0; u < 100; ++u) keys.push_back(project + "/user:" + std::to_string(u));
+    }
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(engine.Consume(keys[i], 1));
+    i = (i + 7919) % keys.size();
+  }
+}
+BENCHMARK(BM_ConsumeThreeLevelsManyKeys);
+
+limiterd::Engine* g_engine = nullptr;
+
+// N threads, each on its own top-level key: scaling with no shared state.
+void BM_ThreadsDistinctKeys(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    g_engine = new limiterd::Engine();
+    for (int t = 0; t < state.threads(); ++t) {
+      (void)g_engine->Set("user:" + std::to_string(t), Quota(kHuge));
+    }
+  }
+  std::string key = "user:" + std::to_string(state.thread_index());
+  for (auto _ : state) benchmark::DoNotOptimize(g_engine->Consume(key, 1));
+  if (state.thread_index() == 0) {
+    delete g_engine;
+    g_engine = nullptr;
+  }
+}
+BENCHMARK(BM_ThreadsDistinctKeys)->ThreadRange(1, 8)->UseRealTime();
+
+// N threads on one key: every consume serializes on that key's lock, as it
+// must for the hard limit to hold.
+void BM_ThreadsHotKey(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    g_engine = new limiterd::Engine();
+    (void)g_engine->Set("org:hot", Quota(kHuge));
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(g_engine->Consume("org:hot", 1));
+  if (state.thread_index() == 0) {
+    delete g_engine;
+    g_engine = nullptr;
+  }
+}
+BENCHMARK(BM_ThreadsHotKey)->ThreadRange(1, 8)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

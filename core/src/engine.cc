@@ -1,0 +1,545 @@
+// Copyright limiterd authors.
+// The Engine's operations. Each takes its shard locks (engine_impl.h), reads
+// the clock once under them, and so is atomic and linearizable.
+#include "limiterd/engine.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/container/inlined_vector.h"
+#include "engine_impl.h"
+#include "strings.h"
+#include "xxhash.h"
+
+namespace limiterd {
+
+using internal::Entry;
+using internal::LevelState;
+using internal::LevelView;
+using internal::Shard;
+using internal::ShardLocks;
+using internal::Spec;
+using internal::SpecPtr;
+
+namespace {
+
+Error NotInSection() {
+  return Error{ErrorCode::kNotInSection, "key outside the current atomic section"};
+}
+
+Error NoLimit(std::string_view key) {
+  return Error{ErrorCode::kNoLimit, internal::Concat({"no limit applies to '", key, "'"})};
+}
+
+Error DefaultNotCounter(std::string_view key) {
+  return InvalidArgument(
+      internal::Concat({"'", key, "' is a default (a '*' segment), not a counter"}));
+}
+
+// One level of a path, resolved under the shard lock.
+struct Level {
+  std::string_view key;  // a prefix of the path
+  Entry* entry;          // null: no counter yet
+  const Spec* spec;      // the effective definition
+  // The state to read: the entry's if it was charged under this spec's
+  // epoch, else null (fresh).
+  const LevelState* state() const {
+    return entry != nullptr && entry->epoch == spec->epoch ? &entry->state : nullptr;
+  }
+};
+using Levels = absl::InlinedVector<Level, 4>;
+
+thread_local std::string t_scratch;  // DefaultFor's key buffer
+
+const Spec* EffectiveSpec(Engine::Impl& impl, Shard& shard, std::string_view key, Entry* entry) {
+  if (entry != nullptr && entry->own) return entry->own.get();
+  return impl.DefaultFor(shard, key, t_scratch);
+}
+
+Entry* Find(Shard& shard, std::string_view key) {
+  auto it = shard.map.find(key);
+  return it == shard.map.end() ? nullptr : &it->second;
+}
+
+// The path's levels with an effective limit, deepest first.
+void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key, Levels& levels) {
+  std::string_view level = key;
+  while (true) {
+    Entry* entry = Find(shard, level);
+    if (const Spec* spec = EffectiveSpec(impl, shard, level, entry)) {
+      levels.push_back(Level{level, entry, spec});
+    }
+    std::string_view parent = impl.Parent(level);
+    if (parent.empty()) break;
+    level = parent;
+  }
+}
+
+// The entry to charge `level` into, materialized if needed, with its state
+// reset if it belongs to another epoch.
+Entry& CounterFor(Shard& shard, const Level& level, int64_t now_ms) {
+  Entry& entry = level.entry != nullptr ? *level.entry
+                                        : shard.map.try_emplace(level.key).first->second;
+  if (entry.epoch != level.spec->epoch) {
+    entry.state = internal::FreshState(*level.spec, now_ms);
+    entry.epoch = level.spec->epoch;
+  }
+  return entry;
+}
+
+std::optional<int64_t> HardOf(const Spec& spec) { return spec.def.hard; }
+
+bool IsGreater(const std::optional<int64_t>& a, const std::optional<int64_t>& b) {
+  if (!a) return b.has_value();  // unlimited beats any number
+  return b && *a > *b;
+}
+
+std::string SourceOf(Engine::Impl& impl, std::string_view key, const Entry* entry) {
+  if (entry != nullptr && entry->own) return "own";
+  std::string_view parent = impl.Parent(key);
+  std::string source(parent);  // built by appends: GCC 12 -O3 misreads a + b + c
+  if (!parent.empty()) source.append(impl.separator);
+  source.push_back('*');
+  return source;
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options)
+    : own_clock_(options.clock ? nullptr : std::make_unique<SystemClock>()),
+      clock_(options.clock ? options.clock : own_clock_.get()),
+      impl_(std::make_unique<Impl>(std::move(options.separator), clock_, options.shards)) {}
+
+Engine::~Engine() = default;
+
+const std::string& Engine::separator() const { return impl_->separator; }
+
+Result<bool> Engine::Set(std::string_view key, const LimitDefinition& definition,
+                         SetCondition condition) {
+  if (condition.nx && (condition.xx || condition.gt)) {
+    return InvalidArgument("NX and XX / GT options at the same time are not compatible");
+  }
+  if (impl_->HasStarSegment(key) && !impl_->IsDefaultDeclaration(key)) {
+    return InvalidArgument("a '*' segment is only allowed last, to declare a default");
+  }
+  if (auto valid = internal::ValidateDefinition(definition); !valid) return valid.error();
+  bool top = impl_->IsTopDefault(key);
+  uint32_t shard_index = impl_->ShardOf(key);
+  ShardLocks locks = top ? ShardLocks(*impl_, ShardLocks::All{}) : ShardLocks(*impl_, shard_index);
+  if (!locks.ok()) return NotInSection();
+  Shard& shard = impl_->shards[shard_index];
+  int64_t now = clock_->NowMs();
+
+  Entry* entry = Find(shard, key);
+  const Spec* own = entry != nullptr ? entry->own.get() : nullptr;
+  if ((condition.nx && own) || (condition.xx && !own)) return false;
+  if (condition.gt && own) {
+    std::optional<int64_t> new_hard = definition.kind == Kind::kBucket
+                                          ? definition.burst.value_or(definition.rate)
+                                          : definition.hard;
+    if (!IsGreater(new_hard, HardOf(*own))) return false;
+  }
+  // The spec the key's usage was charged under: its own, or the default
+  // a materialized counter followed.
+  const Spec* previous = entry != nullptr ? EffectiveSpec(*impl_, shard, key, entry) : nullptr;
+  LimitDefinition resolved = internal::ResolveDefinition(definition, previous, now);
+  uint64_t epoch = previous && internal::SameUsageBasis(previous->def, resolved)
+                       ? previous->epoch
+                       : impl_->next_epoch.fetch_add(1, std::memory_order_relaxed);
+  SpecPtr spec = internal::MakeSpec(std::move(resolved), false, epoch);
+  if (entry == nullptr) entry = &shard.map.try_emplace(key).first->second;
+  entry->own = spec;
+  if (top) {
+    for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].top_default = spec;
+  }
+  return true;
+}
+
+Result<std::optional<LimitInfo>> Engine::Get(std::string_view key) const {
+  bool top = impl_->IsTopDefault(key);
+  uint32_t shard_index = impl_->ShardOf(key);
+  ShardLocks locks = top ? ShardLocks(*impl_, ShardLocks::All{}) : ShardLocks(*impl_, shard_index);
+  if (!locks.ok()) return NotInSection();
+  Shard& shard = impl_->shards[shard_index];
+  Entry* entry = Find(shard, key);
+  const Spec* spec = EffectiveSpec(*impl_, shard, key, entry);
+  if (spec == nullptr) return std::optional<LimitInfo>();
+  return std::optional<LimitInfo>(
+      LimitInfo{spec->def, spec->cancelled, SourceOf(*impl_, key, entry)});
+}
+
+Result<size_t> Engine::Delete(std::span<const std::string_view> keys) {
+  bool all = std::any_of(keys.begin(), keys.end(),
+                         [&](std::string_view k) { return impl_->IsTopDefault(k); });
+  std::vector<uint32_t> shard_list;
+  if (!all) {
+    for (std::string_view k : keys) shard_list.push_back(impl_->ShardOf(k));
+    std::sort(shard_list.begin(), shard_list.end());
+    shard_list.erase(std::unique(shard_list.begin(), shard_list.end()), shard_list.end());
+  }
+  ShardLocks locks = all ? ShardLocks(*impl_, ShardLocks::All{})
+                         : ShardLocks(*impl_, std::move(shard_list));
+  if (!locks.ok()) return NotInSection();
+
+  size_t deleted = 0;
+  for (std::string_view key : keys) {
+    Shard& shard = impl_->shards[impl_->ShardOf(key)];
+    if (auto it = shard.map.find(key); it != shard.map.end()) {
+      shard.map.erase(it);
+      ++deleted;
+    }
+    if (!impl_->IsDefaultDeclaration(key)) continue;
+    // A default takes the counters that followed it: its parent's direct
+    // children with no definition of their own.
+    std::string_view parent = impl_->Parent(key);
+    auto is_follower = [&](const std::pair<const std::string, Entry>& kv) {
+      return !kv.second.own && impl_->Parent(kv.first) == parent;
+    };
+    auto sweep = [&](Shard& s) {
+      for (auto it = s.map.begin(); it != s.map.end();) {
+        if (is_follower(*it)) {
+          s.map.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    };
+    if (impl_->IsTopDefault(key)) {
+      for (size_t i = 0; i < impl_->shard_count; ++i) {
+        sweep(impl_->shards[i]);
+        impl_->shards[i].top_default.reset();
+      }
+    } else {
+      sweep(shard);
+    }
+  }
+  return deleted;
+}
+
+Result<bool> Engine::Cancel(std::string_view key) {
+  bool top = impl_->IsTopDefault(key);
+  uint32_t shard_index = impl_->ShardOf(key);
+  ShardLocks locks = top ? ShardLocks(*impl_, ShardLocks::All{}) : ShardLocks(*impl_, shard_index);
+  if (!locks.ok()) return NotInSection();
+  Shard& shard = impl_->shards[shard_index];
+  Entry* entry = Find(shard, key);
+  if (entry == nullptr || !entry->own) return false;
+  entry->own = internal::MakeSpec(entry->own->def, true, entry->own->epoch);
+  if (top) {
+    for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].top_default = entry->own;
+  }
+  return true;
+}
+
+Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, ConsumeOptions options) {
+  if (amount < 0) return InvalidArgument("amount must not be negative");
+  if (impl_->HasStarSegment(key)) return DefaultNotCounter(key);
+  uint32_t shard_index = impl_->ShardOf(key);
+  ShardLocks locks(*impl_, shard_index);
+  if (!locks.ok()) return NotInSection();
+  Shard& shard = impl_->shards[shard_index];
+  const int64_t now = clock_->NowMs();
+
+  Levels levels;
+  ResolveLevels(*impl_, shard, key, levels);
+  if (levels.empty()) return NoLimit(key);
+
+  // Check every level before touching any.
+  absl::InlinedVector<bool, 4> expired(levels.size()), denies(levels.size());
+  bool any_denied = false;
+  for (size_t i = 0; i < levels.size(); ++i) {
+    LevelView view(*levels[i].spec, levels[i].state(), now);
+    expired[i] = view.expired();
+    denies[i] = expired[i] || (levels[i].spec->enforced() && !view.Fits(amount));
+    any_denied |= denies[i];
+  }
+  const bool charge = amount > 0 && (!any_denied || options.force);
+  if (charge) {
+    for (size_t i = 0; i < levels.size(); ++i) {
+      if (expired[i]) continue;
+      const LevelState* state = levels[i].state();
+      LevelState fresh;
+      if (state == nullptr) state = &(fresh = internal::FreshState(*levels[i].spec, now));
+      if (!internal::CanCharge(*levels[i].spec, *state, now, amount)) {
+        return Error{ErrorCode::kOverflow, "increment or decrement would overflow"};
+      }
+    }
+  }
+
+  // The state each level has after this call: charged for real, charged in
+  // a copy (DRYRUN answers as the call would), or unchanged.
+  absl::InlinedVector<LevelState, 4> dry_states;
+  absl::InlinedVector<const LevelState*, 4> after(levels.size());
+  if (charge && !options.dry_run) {
+    bool materialize = std::any_of(levels.begin(), levels.end(), [&](const Level& l) {
+      return l.entry == nullptr;
+    });
+    for (size_t i = 0; i < levels.size(); ++i) {
+      if (expired[i]) continue;
+      Entry& entry = CounterFor(shard, levels[i], now);
+      internal::Charge(*levels[i].spec, entry.state, now, amount);
+      if (materialize) {
+        // An insert may have moved every entry: find them again.
+        for (Level& level : levels) level.entry = Find(shard, level.key);
+      }
+    }
+    for (size_t i = 0; i < levels.size(); ++i) after[i] = levels[i].state();
+  } else {
+    dry_states.resize(levels.size());
+    for (size_t i = 0; i < levels.size(); ++i) {
+      after[i] = levels[i].state();
+      if (!charge || expired[i]) continue;
+      const Spec& spec = *levels[i].spec;
+      dry_states[i] = after[i] ? internal::CopyState(spec, *after[i])
+                               : internal::FreshState(spec, now);
+      internal::Charge(spec, dry_states[i], now, amount);
+      after[i] = &dry_states[i];
+    }
+  }
+
+  // The level the reply names: among the denying levels (all levels when
+  // allowed), the smallest remaining; the deepest on a tie. An expired
+  // level has nothing remaining; one without a hard limit, infinitely much.
+  constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
+  size_t named = levels.size();
+  int64_t named_remaining = kUnbounded;
+  int64_t retry_after = 0;
+  for (size_t i = 0; i < levels.size(); ++i) {
+    if (any_denied && !denies[i]) continue;
+    const Spec& spec = *levels[i].spec;
+    LevelView view(spec, after[i], now);
+    int64_t remaining = expired[i] ? 0 : spec.enforced() ? view.Remaining() : kUnbounded;
+    if (named == levels.size() || remaining < named_remaining) {
+      named = i;
+      named_remaining = remaining;
+    }
+    if (any_denied && retry_after >= 0) {
+      int64_t wait = expired[i] ? -1 : view.RetryAfter(amount);
+      retry_after = wait < 0 ? -1 : std::max(retry_after, wait);
+    }
+  }
+  if (retry_after > 0) {
+    // A wait that reaches the expiry of any level never succeeds.
+    for (size_t i = 0; i < levels.size(); ++i) {
+      LevelView view(*levels[i].spec, after[i], now);
+      if (view.ExpiresAt() != internal::kNever && now + retry_after >= view.ExpiresAt()) {
+        retry_after = -1;
+        break;
+      }
+    }
+  }
+
+  const Spec& spec = *levels[named].spec;
+  ConsumeReply reply;
+  reply.allowed = !any_denied;
+  if (spec.enforced() || (expired[named] && spec.def.hard)) {
+    reply.remaining = named_remaining;
+    reply.limit = spec.def.hard;
+  }
+  reply.retry_after_ms = retry_after;
+  reply.reset_after_ms = LevelView(spec, after[named], now).ResetAfter(0);
+  reply.level = levels[named].key;
+  return reply;
+}
+
+Result<int64_t> Engine::Refund(std::string_view key, int64_t amount) {
+  if (amount < 0) return InvalidArgument("amount must not be negative");
+  if (impl_->HasStarSegment(key)) return DefaultNotCounter(key);
+  uint32_t shard_index = impl_->ShardOf(key);
+  ShardLocks locks(*impl_, shard_index);
+  if (!locks.ok()) return NotInSection();
+  Shard& shard = impl_->shards[shard_index];
+  const int64_t now = clock_->NowMs();
+
+  Levels levels;
+  ResolveLevels(*impl_, shard, key, levels);
+  if (levels.empty()) return NoLimit(key);
+  for (const Level& level : levels) {
+    if (level.state() != nullptr) internal::Refund(*level.spec, level.entry->state, now, amount);
+  }
+  const Level& first = levels.front();
+  if (first.key != key) return int64_t{0};
+  return LevelView(*first.spec, first.state(), now).Consumed();
+}
+
+Result<std::optional<UsageReport>> Engine::Usage(std::string_view key) const {
+  if (impl_->HasStarSegment(key)) return DefaultNotCounter(key);
+  uint32_t shard_index = impl_->ShardOf(key);
+  ShardLocks locks(*impl_, shard_index);
+  if (!locks.ok()) return NotInSection();
+  Shard& shard = impl_->shards[shard_index];
+  const int64_t now = clock_->NowMs();
+  Entry* entry = Find(shard, key);
+  const Spec* spec = EffectiveSpec(*impl_, shard, key, entry);
+  if (spec == nullptr) return std::optional<UsageReport>();
+
+  const LimitDefinition& d = spec->def;
+  Level level{key, entry, spec};
+  LevelView view(*spec, level.state(), now);
+  UsageReport r;
+  r.kind = d.kind;
+  r.unit = d.unit;
+  r.limit = d.hard;
+  r.soft_limit = d.soft;
+  r.consumed = view.Consumed();
+  if (d.hard) r.remaining = view.Remaining();
+  r.soft_reached = d.soft && r.consumed >= *d.soft;
+  if (spec->cancelled) {
+    r.status = LimitStatus::kCancelled;
+  } else if (view.expired()) {
+    r.status = LimitStatus::kExpired;
+  } else if (d.hard && r.consumed >= *d.hard) {
+    r.status = LimitStatus::kEmpty;
+  } else {
+    r.status = LimitStatus::kActive;
+  }
+  switch (d.kind) {
+    case Kind::kQuota: r.period = PeriodName(d.period); break;
+    case Kind::kWindow: r.period = FormatDuration(d.window_ms); break;
+    case Kind::kBucket:
+      r.period = std::to_string(d.rate) + "/" + FormatDuration(d.rate_per_ms);
+      break;
+  }
+  r.period_start_ms = view.PeriodStart();
+  int64_t reset_after = view.ResetAfter(0);
+  if (reset_after >= 0) r.resets_at_ms = now + reset_after;
+  r.renewable = d.renewable;
+  r.valid_until_ms = d.valid_until_ms;
+  r.source = SourceOf(*impl_, key, entry);
+  return std::optional<UsageReport>(std::move(r));
+}
+
+Result<bool> Engine::ResetUsage(std::string_view key) {
+  if (impl_->HasStarSegment(key)) return DefaultNotCounter(key);
+  uint32_t shard_index = impl_->ShardOf(key);
+  ShardLocks locks(*impl_, shard_index);
+  if (!locks.ok()) return NotInSection();
+  Shard& shard = impl_->shards[shard_index];
+  Entry* entry = Find(shard, key);
+  const Spec* spec = EffectiveSpec(*impl_, shard, key, entry);
+  if (spec == nullptr) return false;
+  if (entry != nullptr) {
+    if (entry->own) {
+      entry->state = internal::FreshState(*spec, clock_->NowMs());
+      entry->epoch = spec->epoch;
+    } else {
+      shard.map.erase(key);  // a fresh materialized counter is not kept
+    }
+  }
+  return true;
+}
+
+ScanPage Engine::Scan(uint64_t cursor, size_t count) const {
+  // cursor = shard << 48 | h: resume in `shard` at keys whose 48-bit hash is
+  // >= h. Keys are visited in hash order within a shard, so a key present
+  // for the whole scan is met once whatever else is inserted or erased.
+  constexpr int kHashBits = 48;
+  constexpr uint64_t kHashMask = (uint64_t{1} << kHashBits) - 1;
+  ScanPage page;
+  count = std::max<size_t>(count, 1);
+  uint64_t shard_index = cursor >> kHashBits;
+  uint64_t from = cursor & kHashMask;
+  std::vector<std::pair<uint64_t, std::string>> found;
+  while (shard_index < impl_->shard_count && page.keys.size() < count) {
+    found.clear();
+    size_t shard_size;
+    {
+      ShardLocks locks(*impl_, static_cast<uint32_t>(shard_index));
+      if (!locks.ok()) return ScanPage{};
+      const Shard& shard = impl_->shards[shard_index];
+      shard_size = shard.map.size();
+      for (const auto& [key, entry] : shard.map) {
+        uint64_t h = XXH3_64bits(key.data(), key.size()) >> (64 - kHashBits);
+        if (h >= from) found.emplace_back(h, key);
+      }
+    }
+    // Take what is asked, but at least 1/16 of a shard, so one huge shard
+    // costs a bounded number of passes over it.
+    size_t want = std::max(count - page.keys.size(), shard_size / 16 + 1);
+    if (found.size() > want) {
+      std::nth_element(found.begin(), found.begin() + static_cast<ptrdiff_t>(want - 1),
+                       found.end());
+      uint64_t last = found[want - 1].first;
+      for (auto& [h, key] : found) {
+        if (h <= last) page.keys.push_back(std::move(key));  // ties go together
+      }
+      if (last < kHashMask) {
+        page.next_cursor = shard_index << kHashBits | (last + 1);
+        return page;
+      }
+    } else {
+      for (auto& [h, key] : found) page.keys.push_back(std::move(key));
+    }
+    ++shard_index;
+    from = 0;
+  }
+  page.next_cursor = shard_index < impl_->shard_count ? shard_index << kHashBits : 0;
+  return page;
+}
+
+size_t Engine::Size() const {
+  size_t n = 0;
+  for (size_t i = 0; i < impl_->shard_count; ++i) {
+    ShardLocks locks(*impl_, static_cast<uint32_t>(i));
+    if (!locks.ok()) return 0;
+    n += impl_->shards[i].map.size();
+  }
+  return n;
+}
+
+void Engine::Clear() {
+  ShardLocks locks(*impl_, ShardLocks::All{});
+  if (!locks.ok()) return;
+  for (size_t i = 0; i < impl_->shard_count; ++i) {
+    impl_->shards[i].map.clear();
+    impl_->shards[i].top_default.reset();
+  }
+}
+
+size_t Engine::DropIdleCounters(size_t budget) {
+  size_t examined = 0, dropped = 0;
+  for (size_t visited = 0; visited < impl_->shard_count && examined < budget; ++visited) {
+    size_t index = impl_->idle_sweep_cursor.fetch_add(1, std::memory_order_relaxed) %
+                   impl_->shard_count;
+    ShardLocks locks(*impl_, static_cast<uint32_t>(index));
+    if (!locks.ok()) return dropped;
+    Shard& shard = impl_->shards[index];
+    const int64_t now = clock_->NowMs();
+    examined += shard.map.size();
+    for (auto it = shard.map.begin(); it != shard.map.end();) {
+      Entry& entry = it->second;
+      bool idle = false;
+      if (!entry.own) {
+        const Spec* spec = impl_->DefaultFor(shard, it->first, t_scratch);
+        idle = spec == nullptr || entry.epoch != spec->epoch ||
+               LevelView(*spec, &entry.state, now).Fresh();
+      }
+      if (idle) {
+        shard.map.erase(it++);
+        ++dropped;
+      } else {
+        ++it;
+      }
+    }
+  }
+  return dropped;
+}
+
+AtomicSection Engine::Atomic(std::span<const std::string_view> keys) {
+  std::vector<uint32_t> shard_list;
+  for (std::string_view k : keys) {
+    if (impl_->IsTopDefault(k)) return AtomicAll();
+    shard_list.push_back(impl_->ShardOf(k));
+  }
+  std::sort(shard_list.begin(), shard_list.end());
+  shard_list.erase(std::unique(shard_list.begin(), shard_list.end()), shard_list.end());
+  return AtomicSection(impl_.get(), std::move(shard_list));
+}
+
+AtomicSection Engine::AtomicAll() {
+  std::vector<uint32_t> all(impl_->shard_count);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint32_t>(i);
+  return AtomicSection(impl_.get(), std::move(all));
+}
+
+}  // namespace limiterd

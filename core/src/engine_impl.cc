@@ -1,0 +1,142 @@
+// Copyright limiterd authors.
+#include "engine_impl.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "xxhash.h"
+
+namespace limiterd {
+namespace {
+
+// The shards this thread's AtomicSection holds (sorted), if any.
+struct ThreadSection {
+  const Engine::Impl* impl = nullptr;
+  const uint32_t* shards = nullptr;
+  size_t count = 0;
+  bool Covers(uint32_t shard) const { return std::binary_search(shards, shards + count, shard); }
+};
+thread_local ThreadSection t_section;
+
+size_t RoundUpPowerOfTwo(size_t n) {
+  size_t p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+Engine::Impl::Impl(std::string sep, const Clock* clk, size_t count)
+    : separator(std::move(sep)),
+      clock(clk),
+      shard_count(RoundUpPowerOfTwo(std::max<size_t>(count, 1))),
+      shards(new internal::Shard[shard_count]) {}
+
+uint32_t Engine::Impl::ShardOf(std::string_view key) const {
+  std::string_view root = key;
+  if (!separator.empty()) root = key.substr(0, key.find(separator));
+  return static_cast<uint32_t>(XXH3_64bits(root.data(), root.size()) & (shard_count - 1));
+}
+
+bool Engine::Impl::HasStarSegment(std::string_view key) const {
+  if (separator.empty()) return key == "*";
+  while (true) {
+    size_t pos = key.find(separator);
+    if (key.substr(0, pos) == "*") return true;
+    if (pos == std::string_view::npos) return false;
+    key.remove_prefix(pos + separator.size());
+  }
+}
+
+bool Engine::Impl::IsDefaultDeclaration(std::string_view key) const {
+  if (key == "*") return true;
+  if (separator.empty()) return false;
+  return key.size() > separator.size() + 1 && key.ends_with("*") &&
+         key.substr(key.size() - 1 - separator.size(), separator.size()) == separator;
+}
+
+std::string_view Engine::Impl::Parent(std::string_view key) const {
+  if (separator.empty()) return {};
+  size_t pos = key.rfind(separator);
+  return pos == std::string_view::npos ? std::string_view() : key.substr(0, pos);
+}
+
+const internal::Spec* Engine::Impl::DefaultFor(internal::Shard& shard, std::string_view key,
+                                               std::string& scratch) const {
+  std::string_view parent = Parent(key);
+  if (parent.empty()) return shard.top_default.get();
+  scratch.assign(parent);
+  scratch.append(separator);
+  scratch.push_back('*');
+  auto it = shard.map.find(std::string_view(scratch));
+  return it == shard.map.end() ? nullptr : it->second.own.get();
+}
+
+namespace internal {
+
+ShardLocks::ShardLocks(Engine::Impl& impl, uint32_t shard) : impl_(impl), one_(shard) {
+  if (t_section.impl == &impl) {
+    ok_ = t_section.Covers(shard);
+    return;
+  }
+  impl_.shards[one_].mu.lock();
+  held_ = true;
+}
+
+ShardLocks::ShardLocks(Engine::Impl& impl, All) : impl_(impl), all_(true) {
+  if (t_section.impl == &impl) {
+    ok_ = t_section.count == impl.shard_count;
+    return;
+  }
+  for (size_t i = 0; i < impl_.shard_count; ++i) impl_.shards[i].mu.lock();
+  held_ = true;
+}
+
+ShardLocks::ShardLocks(Engine::Impl& impl, std::vector<uint32_t> sorted_shards)
+    : impl_(impl), list_(std::move(sorted_shards)) {
+  if (t_section.impl == &impl) {
+    ok_ = std::all_of(list_.begin(), list_.end(),
+                      [](uint32_t s) { return t_section.Covers(s); });
+    return;
+  }
+  for (uint32_t s : list_) impl_.shards[s].mu.lock();
+  held_ = true;
+}
+
+ShardLocks::~ShardLocks() {
+  if (!held_) return;
+  if (all_) {
+    for (size_t i = impl_.shard_count; i-- > 0;) impl_.shards[i].mu.unlock();
+  } else if (!list_.empty()) {
+    for (auto it = list_.rbegin(); it != list_.rend(); ++it) impl_.shards[*it].mu.unlock();
+  } else {
+    impl_.shards[one_].mu.unlock();
+  }
+}
+
+}  // namespace internal
+
+AtomicSection::AtomicSection(Engine::Impl* impl, std::vector<uint32_t> shards)
+    : impl_(impl), shards_(std::move(shards)) {
+  if (t_section.impl != nullptr) {
+    std::fputs("limiterd: Engine::Atomic called inside an AtomicSection\n", stderr);
+    std::abort();
+  }
+  for (uint32_t s : shards_) impl_->shards[s].mu.lock();
+  t_section = ThreadSection{impl_, shards_.data(), shards_.size()};
+}
+
+AtomicSection::AtomicSection(AtomicSection&& other) noexcept
+    : impl_(other.impl_), shards_(std::move(other.shards_)) {
+  other.impl_ = nullptr;
+  // The vector's buffer moved with it, so t_section stays valid.
+}
+
+AtomicSection::~AtomicSection() {
+  if (impl_ == nullptr) return;  // moved from
+  t_section = ThreadSection{};
+  for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) impl_->shards[*it].mu.unlock();
+}
+
+}  // namespace limiterd

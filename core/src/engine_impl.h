@@ -1,0 +1,110 @@
+// Copyright limiterd authors.
+// The Engine's internals: shards of keys, each behind its own lock.
+//
+// Where a key lives: every key of one path shares the shard of its root
+// segment ("org:acme/project:web/user:42" lives with "org:acme"), together
+// with the defaults of that subtree ("org:acme/*"). So a CONSUME over any
+// number of levels takes exactly one lock, and all-or-nothing needs no
+// cross-shard protocol. The top-level default "*" applies to keys in every
+// shard: each shard keeps a copy of its pointer, and a change of "*" takes
+// every shard's lock to update them all at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "definition.h"
+#include "level_state.h"
+#include "limiterd/engine.h"
+#include "spin_mutex.h"
+#include "xxhash.h"
+
+namespace limiterd {
+
+namespace internal {
+
+// A key's entry: its own definition and/or its counter.
+struct Entry {
+  SpecPtr own;         // null: a counter materialized from a default
+  uint64_t epoch = 0;  // the spec epoch `state` was charged under; 0: none
+  LevelState state;
+};
+
+// Transparent, so lookups by string_view build no std::string. XXH3 mixes
+// every bit, as the Swiss table needs (it splits the hash in two).
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view key) const { return XXH3_64bits(key.data(), key.size()); }
+};
+struct KeyEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+};
+
+struct alignas(64) Shard {  // a cache line of its own: no false sharing
+  SpinMutex mu;
+  absl::flat_hash_map<std::string, Entry, KeyHash, KeyEq> map;  // guarded by mu
+  SpecPtr top_default;                           // "*"'s spec; guarded by mu
+};
+
+}  // namespace internal
+
+struct Engine::Impl {
+  Impl(std::string separator, const Clock* clock, size_t shard_count);
+
+  uint32_t ShardOf(std::string_view key) const;
+  bool IsTopDefault(std::string_view key) const { return key == "*"; }
+  // A key with a "*" segment: a default, not a counter.
+  bool HasStarSegment(std::string_view key) const;
+  // A key whose last segment (only) is "*": it declares a default.
+  bool IsDefaultDeclaration(std::string_view key) const;
+  // The key one level up; empty for a top-level key.
+  std::string_view Parent(std::string_view key) const;
+  // The default that applies to `key` when it has no definition of its own:
+  // parent/* or, for a top-level key, "*". Null if none. `scratch` holds
+  // the looked-up key's bytes.
+  const internal::Spec* DefaultFor(internal::Shard& shard, std::string_view key,
+                                   std::string& scratch) const;
+
+  const std::string separator;
+  const Clock* const clock;
+  const size_t shard_count;
+  std::unique_ptr<internal::Shard[]> shards;
+  std::atomic<uint64_t> next_epoch{1};
+  std::atomic<size_t> idle_sweep_cursor{0};
+};
+
+namespace internal {
+
+// Locks the shards an operation needs, in ascending order (so operations on
+// several shards cannot deadlock), unless this thread's AtomicSection
+// already holds them; then it locks nothing, and ok() is false if the
+// section does not cover them.
+class ShardLocks {
+ public:
+  struct All {};
+  ShardLocks(Engine::Impl& impl, uint32_t shard);
+  ShardLocks(Engine::Impl& impl, All);
+  ShardLocks(Engine::Impl& impl, std::vector<uint32_t> sorted_shards);
+  ~ShardLocks();
+  ShardLocks(const ShardLocks&) = delete;
+  ShardLocks& operator=(const ShardLocks&) = delete;
+
+  bool ok() const { return ok_; }
+
+ private:
+  void LockRange();
+  Engine::Impl& impl_;
+  bool ok_ = true;
+  bool held_ = false;
+  bool all_ = false;
+  uint32_t one_ = 0;
+  std::vector<uint32_t> list_;
+};
+
+}  // namespace internal
+}  // namespace limiterd

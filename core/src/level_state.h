@@ -1,0 +1,95 @@
+// Copyright limiterd authors.
+// The usage state of one level (a key's counter) and the arithmetic of the
+// three kinds. No locking here: callers hold the shard lock.
+//
+//  quota   usage in the current period; rolls over lazily: a state charged
+//          in an earlier period reads as 0.
+//  window  a ring of sub-windows of slot_ms; usage charged in slot s counts
+//          until (s + 1) * slot_ms + W, so never less than an exact sliding
+//          window and at most one slot longer.
+//  bucket  GCRA in exact integer arithmetic: time is scaled by the rate, so a
+//          unit costs rate_per_ms scaled units and nothing is rounded until a
+//          reply. tat is the theoretical arrival time (debt ends at tat).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <variant>
+
+#include "definition.h"
+
+namespace limiterd::internal {
+
+// A quota period: [start_ms, end_ms), the index-th from the anchor.
+struct QuotaPeriod {
+  int64_t index = 0;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;  // kNever for PERIOD none
+};
+
+struct QuotaState {
+  QuotaPeriod period;  // the period `consumed` belongs to; cached bounds
+  int64_t consumed = 0;
+};
+
+struct WindowState {
+  int64_t newest_slot = 0;
+  std::unique_ptr<int64_t[]> ring;  // spec.slots entries; null: never charged
+};
+
+struct BucketState {
+  __int128 tat = 0;  // ms * rate
+};
+
+using LevelState = std::variant<QuotaState, WindowState, BucketState>;
+
+inline constexpr int64_t kNever = INT64_MAX;
+
+LevelState FreshState(const Spec& spec, int64_t now_ms);
+LevelState CopyState(const Spec& spec, const LevelState& state);  // deep
+
+
+// A read-only view of a level at one instant. `state` null: fresh.
+class LevelView {
+ public:
+  LevelView(const Spec& spec, const LevelState* state, int64_t now_ms);
+
+  const Spec& spec() const { return spec_; }
+  bool expired() const { return now_ >= ExpiresAt(); }
+  // valid_until, or the end of a NORENEW quota's first period; kNever.
+  int64_t ExpiresAt() const;
+  int64_t Consumed() const;  // usage now (bucket: tokens in use)
+  // hard - consumed, at least 0. Meaningful when spec().def.hard is set.
+  int64_t Remaining() const;
+  bool Fits(int64_t amount) const;  // ignores expiry and cancellation
+  // ms until Fits(amount) with no other change; -1 never; 0 if it fits now.
+  int64_t RetryAfter(int64_t amount) const;
+  // ms until this level frees all of its usage, counting `extra` as just
+  // charged; -1 never (lifetime quota).
+  int64_t ResetAfter(int64_t extra) const;
+  int64_t PeriodStart() const;
+  bool Fresh() const { return Consumed() == 0; }
+
+ private:
+  int64_t WindowOldestSlot() const;  // first slot still counted now
+  __int128 BucketDebt() const;       // scaled units of usage not yet refilled
+
+  const Spec& spec_;
+  const LevelState* state_;
+  int64_t now_;
+  QuotaPeriod period_;  // quota: the period now is in
+};
+
+// The quota period `now_ms` is in; the calendar work of monthly periods is
+// skipped when `cached` (a state's period) already holds now.
+QuotaPeriod QuotaPeriodAt(const Spec& spec, int64_t now_ms, const QuotaPeriod* cached = nullptr);
+int64_t QuotaPeriodStart(const Spec& spec, int64_t index);
+
+// Mutations. `state` must belong to `spec` (same epoch). Charge refuses,
+// changing nothing, when the result would not fit in int64.
+[[nodiscard]] bool CanCharge(const Spec& spec, const LevelState& state, int64_t now_ms,
+                             int64_t amount);
+void Charge(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount);
+void Refund(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount);
+
+}  // namespace limiterd::internal
