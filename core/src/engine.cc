@@ -123,11 +123,9 @@ Result<bool> Engine::Set(std::string_view key, const LimitDefinition& definition
     return InvalidArgument("a '*' segment is only allowed last, to declare a default");
   }
   if (auto valid = internal::ValidateDefinition(definition); !valid) return valid.error();
-  bool top = impl_->IsTopDefault(key);
-  uint32_t shard_index = impl_->ShardOf(key);
-  ShardLocks locks = top ? ShardLocks(*impl_, ShardLocks::All{}) : ShardLocks(*impl_, shard_index);
+  ShardLocks locks(*impl_, key);
   if (!locks.ok()) return NotInSection();
-  Shard& shard = impl_->shards[shard_index];
+  Shard& shard = impl_->shards[impl_->ShardOf(key)];
   int64_t now = clock_->NowMs();
 
   Entry* entry = Find(shard, key);
@@ -149,18 +147,14 @@ Result<bool> Engine::Set(std::string_view key, const LimitDefinition& definition
   SpecPtr spec = internal::MakeSpec(std::move(resolved), false, epoch);
   if (entry == nullptr) entry = &shard.map.try_emplace(key).first->second;
   entry->own = spec;
-  if (top) {
-    for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].top_default = spec;
-  }
+  if (impl_->IsTopDefault(key)) impl_->PublishTopDefault(spec);
   return true;
 }
 
 Result<std::optional<LimitInfo>> Engine::Get(std::string_view key) const {
-  bool top = impl_->IsTopDefault(key);
-  uint32_t shard_index = impl_->ShardOf(key);
-  ShardLocks locks = top ? ShardLocks(*impl_, ShardLocks::All{}) : ShardLocks(*impl_, shard_index);
+  ShardLocks locks(*impl_, key);
   if (!locks.ok()) return NotInSection();
-  Shard& shard = impl_->shards[shard_index];
+  Shard& shard = impl_->shards[impl_->ShardOf(key)];
   Entry* entry = Find(shard, key);
   const Spec* spec = EffectiveSpec(*impl_, shard, key, entry);
   if (spec == nullptr) return std::optional<LimitInfo>();
@@ -207,8 +201,8 @@ Result<size_t> Engine::Delete(std::span<const std::string_view> keys) {
     if (impl_->IsTopDefault(key)) {
       for (size_t i = 0; i < impl_->shard_count; ++i) {
         sweep(impl_->shards[i]);
-        impl_->shards[i].top_default.reset();
       }
+      impl_->PublishTopDefault(nullptr);
     } else {
       sweep(shard);
     }
@@ -217,17 +211,13 @@ Result<size_t> Engine::Delete(std::span<const std::string_view> keys) {
 }
 
 Result<bool> Engine::Cancel(std::string_view key) {
-  bool top = impl_->IsTopDefault(key);
-  uint32_t shard_index = impl_->ShardOf(key);
-  ShardLocks locks = top ? ShardLocks(*impl_, ShardLocks::All{}) : ShardLocks(*impl_, shard_index);
+  ShardLocks locks(*impl_, key);
   if (!locks.ok()) return NotInSection();
-  Shard& shard = impl_->shards[shard_index];
+  Shard& shard = impl_->shards[impl_->ShardOf(key)];
   Entry* entry = Find(shard, key);
   if (entry == nullptr || !entry->own) return false;
   entry->own = internal::MakeSpec(entry->own->def, true, entry->own->epoch);
-  if (top) {
-    for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].top_default = entry->own;
-  }
+  if (impl_->IsTopDefault(key)) impl_->PublishTopDefault(entry->own);
   return true;
 }
 
@@ -490,10 +480,8 @@ size_t Engine::Size() const {
 void Engine::Clear() {
   ShardLocks locks(*impl_, ShardLocks::All{});
   if (!locks.ok()) return;
-  for (size_t i = 0; i < impl_->shard_count; ++i) {
-    impl_->shards[i].map.clear();
-    impl_->shards[i].top_default.reset();
-  }
+  for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].map.clear();
+  impl_->PublishTopDefault(nullptr);
 }
 
 size_t Engine::DropIdleCounters(size_t budget) {

@@ -75,23 +75,17 @@ const internal::Spec* Engine::Impl::DefaultFor(internal::Shard& shard, std::stri
 
 namespace internal {
 
-ShardLocks::ShardLocks(Engine::Impl& impl, uint32_t shard) : impl_(impl), one_(shard) {
-  if (t_section.impl == &impl) {
-    ok_ = t_section.Covers(shard);
-    return;
+ShardLocks::ShardLocks(Engine::Impl& impl, std::string_view key) : impl_(impl) {
+  if (impl.IsTopDefault(key)) {
+    LockAll();
+  } else {
+    LockOne(impl.ShardOf(key));
   }
-  impl_.shards[one_].mu.lock();
-  held_ = true;
 }
 
-ShardLocks::ShardLocks(Engine::Impl& impl, All) : impl_(impl), all_(true) {
-  if (t_section.impl == &impl) {
-    ok_ = t_section.count == impl.shard_count;
-    return;
-  }
-  for (size_t i = 0; i < impl_.shard_count; ++i) impl_.shards[i].mu.lock();
-  held_ = true;
-}
+ShardLocks::ShardLocks(Engine::Impl& impl, uint32_t shard) : impl_(impl) { LockOne(shard); }
+
+ShardLocks::ShardLocks(Engine::Impl& impl, All) : impl_(impl) { LockAll(); }
 
 ShardLocks::ShardLocks(Engine::Impl& impl, std::vector<uint32_t> sorted_shards)
     : impl_(impl), list_(std::move(sorted_shards)) {
@@ -101,6 +95,26 @@ ShardLocks::ShardLocks(Engine::Impl& impl, std::vector<uint32_t> sorted_shards)
     return;
   }
   for (uint32_t s : list_) impl_.shards[s].mu.lock();
+  held_ = true;
+}
+
+void ShardLocks::LockOne(uint32_t shard) {
+  one_ = shard;
+  if (t_section.impl == &impl_) {
+    ok_ = t_section.Covers(shard);
+    return;
+  }
+  impl_.shards[one_].mu.lock();
+  held_ = true;
+}
+
+void ShardLocks::LockAll() {
+  all_ = true;
+  if (t_section.impl == &impl_) {
+    ok_ = t_section.count == impl_.shard_count;
+    return;
+  }
+  for (size_t i = 0; i < impl_.shard_count; ++i) impl_.shards[i].mu.lock();
   held_ = true;
 }
 

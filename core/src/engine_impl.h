@@ -70,6 +70,11 @@ struct Engine::Impl {
   const internal::Spec* DefaultFor(internal::Shard& shard, std::string_view key,
                                    std::string& scratch) const;
 
+  // Caller holds every shard's lock.
+  void PublishTopDefault(const internal::SpecPtr& spec) {
+    for (size_t i = 0; i < shard_count; ++i) shards[i].top_default = spec;
+  }
+
   const std::string separator;
   const Clock* const clock;
   const size_t shard_count;
@@ -87,6 +92,8 @@ namespace internal {
 class ShardLocks {
  public:
   struct All {};
+  // The shard of `key`, or every shard for the top-level default "*".
+  ShardLocks(Engine::Impl& impl, std::string_view key);
   ShardLocks(Engine::Impl& impl, uint32_t shard);
   ShardLocks(Engine::Impl& impl, All);
   ShardLocks(Engine::Impl& impl, std::vector<uint32_t> sorted_shards);
@@ -97,7 +104,9 @@ class ShardLocks {
   bool ok() const { return ok_; }
 
  private:
-  void LockRange();
+  void LockOne(uint32_t shard);
+  void LockAll();
+
   Engine::Impl& impl_;
   bool ok_ = true;
   bool held_ = false;
