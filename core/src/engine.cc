@@ -485,15 +485,14 @@ void Engine::Clear() {
 }
 
 size_t Engine::DropIdleCounters(size_t budget) {
-  size_t examined = 0, dropped = 0;
-  for (size_t visited = 0; visited < impl_->shard_count && examined < budget; ++visited) {
-    size_t index = impl_->idle_sweep_cursor.fetch_add(1, std::memory_order_relaxed) %
-                   impl_->shard_count;
+  size_t dropped = 0;
+  for (size_t visited = 0; visited < impl_->shard_count && dropped < budget; ++visited) {
+    size_t index = impl_->idle_sweep_cursor.load(std::memory_order_relaxed) % impl_->shard_count;
     ShardLocks locks(*impl_, static_cast<uint32_t>(index));
     if (!locks.ok()) return dropped;
     Shard& shard = impl_->shards[index];
     const int64_t now = clock_->NowMs();
-    examined += shard.map.size();
+    bool shard_done = true;
     for (auto it = shard.map.begin(); it != shard.map.end();) {
       Entry& entry = it->second;
       bool idle = false;
@@ -502,13 +501,17 @@ size_t Engine::DropIdleCounters(size_t budget) {
         idle = spec == nullptr || entry.epoch != spec->epoch ||
                LevelView(*spec, &entry.state, now).Fresh();
       }
-      if (idle) {
+      if (!idle) {
+        ++it;
+      } else if (dropped == budget) {
+        shard_done = false;  // come back to this shard next call
+        break;
+      } else {
         shard.map.erase(it++);
         ++dropped;
-      } else {
-        ++it;
       }
     }
+    if (shard_done) impl_->idle_sweep_cursor.fetch_add(1, std::memory_order_relaxed);
   }
   return dropped;
 }
