@@ -239,7 +239,8 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   bool any_denied = false;
   for (size_t i = 0; i < levels.size(); ++i) {
     LevelView view(*levels[i].spec, levels[i].state(), now);
-    expired[i] = view.expired();
+    // A cancelled level is no longer enforced, expired or not.
+    expired[i] = !levels[i].spec->cancelled && view.expired();
     denies[i] = expired[i] || (levels[i].spec->enforced() && !view.Fits(amount));
     any_denied |= denies[i];
   }
@@ -311,6 +312,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   if (retry_after > 0) {
     // A wait that reaches the expiry of any level never succeeds.
     for (size_t i = 0; i < levels.size(); ++i) {
+      if (levels[i].spec->cancelled) continue;
       LevelView view(*levels[i].spec, after[i], now);
       if (view.ExpiresAt() != internal::kNever && now + retry_after >= view.ExpiresAt()) {
         retry_after = -1;

@@ -198,9 +198,11 @@ int64_t LevelView::PeriodStart() const {
 bool CanCharge(const Spec& spec, const LevelState& state, int64_t now_ms, int64_t amount) {
   LevelView view(spec, &state, now_ms);
   if (spec.def.kind == Kind::kBucket) {
+    // Both the units in use and the time to refill them must fit: the
+    // latter is a reply field and is added to now in USAGE.GET.
     __int128 debt = static_cast<__int128>(view.Consumed()) * spec.def.rate_per_ms +
                     static_cast<__int128>(amount) * spec.def.rate_per_ms;
-    return debt / spec.def.rate_per_ms <= INT64_MAX;
+    return debt / spec.def.rate_per_ms <= INT64_MAX && debt / spec.def.rate <= kMaxTimeMs;
   }
   int64_t sum;
   return !__builtin_add_overflow(view.Consumed(), amount, &sum);

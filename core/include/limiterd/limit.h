@@ -29,7 +29,7 @@ struct Period {
 
 // A limit's definition, as LIMIT.SET gives it and LIMIT.GET returns it.
 // On Engine::Set, unset optionals take the SPEC's defaults; on the way out
-// (LimitInfo), anchor_ms and, for buckets, hard and burst are always set.
+// (LimitInfo), a quota's anchor_ms and a bucket's hard and burst are set.
 struct LimitDefinition {
   Kind kind = Kind::kQuota;
   // Maximum usage per period / window. nullopt: unlimited (counted, never
@@ -103,7 +103,7 @@ struct UsageReport {
   std::optional<int64_t> remaining;   // nullopt: unlimited
   bool soft_reached = false;
   std::string period;                 // "none", "daily", "weekly", "monthly",
-                                      // a duration ("30d"); window: its length;
+                                      // a duration ("30d"); window: its length ("1m");
                                       // bucket: "<rate>/<per>" ("10/1s")
   int64_t period_start_ms = 0;
   std::optional<int64_t> resets_at_ms;  // nullopt: never (period none)
