@@ -13,7 +13,17 @@
 //    with the whole unconsumed buffer (its address may change). The parser
 //    remembers how far it got, so a large bulk is not re-scanned.
 //  - On kError, error() is Redis's text ("Protocol error: invalid bulk
-//    length"); reply "-ERR <text>" and close the connection.
+//    length"); reply "-ERR <text>" and close the connection. The parser
+//    stays failed: later calls return kError again.
+//  - An inline argument that quoting changed ("a\tb", 'it\'s', a"b c") is
+//    unescaped into storage owned by the parser, not `buf`: it is valid until
+//    the next Parse() call. Every other argument views `buf`.
+// Byte for byte as redis-server 7.2 (processMultibulkBuffer,
+// processInlineBuffer, sdssplitargs), including its leniencies: the byte
+// after a header's '\r' and the two bytes after a bulk are not checked, and
+// an inline line is only limited while its '\n' has not arrived. One
+// deliberate difference: a NUL byte is an ordinary byte here, where Redis's
+// strchr() stops at it and waits for more input.
 // Not thread-safe: one parser per connection.
 #pragma once
 
@@ -21,13 +31,16 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace limiterd::resp {
 
 struct ParserLimits {
   size_t max_bulk_len = 1024 * 1024;          // proto-max-bulk-len
-  size_t max_inline_len = 64 * 1024;          // inline request line
+  // Inline request line without its '\n' yet; also a "*<n>" or "$<len>"
+  // header line without its '\r' (Redis's PROTO_INLINE_MAX_SIZE, both).
+  size_t max_inline_len = 64 * 1024;
   size_t max_multibulk_len = 1024 * 1024;     // elements in one request
   // Before authentication (requirepass set, client not yet authenticated):
   // Redis's CVE-2021-32675 rule.
@@ -43,7 +56,8 @@ class RequestParser {
 
   ParseStatus Parse(std::string_view buf);
   size_t consumed() const { return consumed_; }
-  // Empty for an empty inline line or "*0\r\n" (skip it: Redis does).
+  // Empty for a blank inline line, "*0\r\n" or a negative count such as
+  // "*-1\r\n" (skip it: Redis does); consumed() still covers it.
   const std::vector<std::string_view>& args() const { return args_; }
   const std::string& error() const { return error_; }
 
@@ -52,17 +66,39 @@ class RequestParser {
   void set_limits(const ParserLimits& limits) { limits_ = limits; }
 
  private:
-  // Implementation-defined resume state lives here.
+  enum class Stage : uint8_t {
+    kStart,      // nothing of the next request read yet
+    kInline,     // looking for the inline line's '\n'
+    kCount,      // looking for the end of "*<count>"
+    kBulkHeader, // looking for the end of "$<len>"
+    kBulkData,   // waiting for <len> bytes and the two after them
+  };
+
+  ParseStatus ParseInline(std::string_view buf);
+  ParseStatus ParseCount(std::string_view buf);
+  ParseStatus ParseBulks(std::string_view buf);
+  // Finds the '\r' ending the header line that starts at pos_, resuming at
+  // scan_. npos until the '\r' and one more byte are in `buf`.
+  size_t FindHeaderEnd(std::string_view buf);
+  bool SplitInline(std::string_view line);
+  ParseStatus Complete(size_t consumed);
+  ParseStatus Fail(std::string_view text);
+
   ParserLimits limits_;
   bool authenticated_ = true;
   size_t consumed_ = 0;
   std::vector<std::string_view> args_;
   std::string error_;
-  // Multibulk resume state (offsets into the current unconsumed buffer).
-  int64_t multibulk_remaining_ = -1;  // -1: not inside a multibulk
-  int64_t bulk_len_ = -1;             // -1: next is a "$<len>" header
-  size_t pos_ = 0;                    // next byte to look at
+  // Resume state, as offsets into the unconsumed buffer (it may move).
+  Stage stage_ = Stage::kStart;
+  bool failed_ = false;
+  int64_t multibulk_remaining_ = 0;  // bulks still to read
+  int64_t bulk_len_ = 0;             // length of the bulk being read
+  size_t pos_ = 0;                   // start of the element being read
+  size_t scan_ = 0;                  // bytes already searched for a line end
   std::vector<std::pair<size_t, size_t>> arg_offsets_;  // (offset, length)
+  std::string unescaped_;            // inline arguments quoting changed
+  std::vector<std::pair<size_t, size_t>> unescaped_args_;  // (arg index, offset)
 };
 
 }  // namespace limiterd::resp
