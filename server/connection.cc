@@ -1,0 +1,218 @@
+// Copyright limiterd authors.
+#include "connection.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <cstring>
+#include <exception>
+
+#include "command_table.h"
+#include "errors.h"
+#include "log.h"
+
+namespace limiterd::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+std::string Endpoint(const tcp::endpoint& e) {
+  auto a = e.address();
+  return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), e.port())
+                   : fmt::format("{}:{}", a.to_string(), e.port());
+}
+
+std::shared_ptr<ClientInfo> MakeInfo(ServerState& server, tcp::socket& socket) {
+  auto info = std::make_shared<ClientInfo>();
+  info->id = server.NextClientId();
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (!ec) info->addr = Endpoint(remote);
+  auto local = socket.local_endpoint(ec);
+  if (!ec) info->laddr = Endpoint(local);
+  info->fd = socket.native_handle();
+  info->created_ms = ServerState::SteadyMs();
+  info->last_interaction_ms.store(info->created_ms, std::memory_order_relaxed);
+  return info;
+}
+
+resp::ParserLimits LimitsFrom(const Config& config) {
+  resp::ParserLimits limits;
+  limits.max_bulk_len = config.proto_max_bulk_len();
+  return limits;
+}
+
+}  // namespace
+
+Connection::Connection(tcp::socket socket, ServerState& server, ThreadStats& stats)
+    : socket_(std::move(socket)),
+      server_(server),
+      stats_(stats),
+      info_(MakeInfo(server, socket_)),
+      session_(server, info_, stats),
+      parser_(LimitsFrom(server.config)),
+      writer_(&out_, 2) {
+  config_generation_ = server.config.generation();
+  parser_.set_authenticated(session_.authenticated);
+}
+
+Connection::~Connection() { server_.clients.Remove(info_->id); }
+
+void Connection::Start() {
+  std::weak_ptr<Connection> weak = weak_from_this();
+  auto executor = socket_.get_executor();
+  info_->close = [weak, executor](bool drain) {
+    asio::post(executor, [weak, drain] {
+      if (auto self = weak.lock()) self->CloseOnOwner(drain);
+    });
+  };
+  server_.clients.Add(info_);
+  ThreadStats::Add(stats_.connections, 1);
+  LogVerbose("Accepted {}", info_->addr);
+  // A plain lambda that owns `self`: co_spawn keeps it (and so the
+  // connection) alive until the coroutine ends.
+  auto self = shared_from_this();
+  asio::co_spawn(
+      executor, [self]() { return self->Run(self); },
+      [id = info_->id](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          LogWarning("client id={} closed on an unexpected error: {}", id, ex.what());
+        }
+      });
+}
+
+void Connection::CloseOnOwner(bool drain) {
+  closing_ = true;
+  boost::system::error_code ec;
+  if (!drain) {
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  } else if (reading_) {
+    socket_.cancel(ec);  // idle between batches: stop now
+  }
+  // Writing: the loop sees closing_ once the write completes.
+}
+
+void Connection::RefreshLimits() {
+  uint64_t generation = server_.config.generation();
+  if (generation == config_generation_) return;
+  config_generation_ = generation;
+  parser_.set_limits(LimitsFrom(server_.config));
+}
+
+void Connection::Reallocate(size_t capacity) {
+  // Default-initialized (not zeroed): pages a client never fills are never
+  // touched, so an idle connection costs little resident memory.
+  std::unique_ptr<char[]> fresh(new char[capacity]);
+  size_t live = in_end_ - in_begin_;
+  if (live > 0) std::memcpy(fresh.get(), in_.get() + in_begin_, live);
+  in_ = std::move(fresh);
+  in_capacity_ = capacity;
+  in_begin_ = 0;
+  in_end_ = live;
+}
+
+void Connection::EnsureReadSpace() {
+  if (in_begin_ == in_end_) {
+    in_begin_ = in_end_ = 0;
+    // A client that once sent a large bulk does not keep its buffer.
+    if (in_capacity_ > 4 * kReadChunk) Reallocate(read_size_);
+  }
+  if (in_capacity_ - in_end_ >= read_size_) return;
+  if (in_begin_ > 0) {
+    std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+  }
+  if (in_capacity_ - in_end_ < read_size_) {
+    Reallocate(std::max(in_capacity_ * 2, in_end_ + read_size_));
+  }
+}
+
+asio::awaitable<bool> Connection::Flush() {
+  if (out_.empty()) co_return true;
+  info_->output_buffer.store(out_.size(), std::memory_order_relaxed);
+  boost::system::error_code ec;
+  co_await asio::async_write(socket_, asio::buffer(out_), asio::redirect_error(asio::use_awaitable, ec));
+  ThreadStats::Add(stats_.net_output, out_.size());
+  info_->output_buffer.store(0, std::memory_order_relaxed);
+  out_.clear();
+  if (out_.capacity() > 4 * kFlushBytes) out_.shrink_to_fit();
+  co_return !ec;
+}
+
+asio::awaitable<bool> Connection::ProcessInput() {
+  while (!session_.close_after_reply && !closing_ && in_begin_ < in_end_) {
+    std::string_view buf(in_.get() + in_begin_, in_end_ - in_begin_);
+    resp::ParseStatus status = parser_.Parse(buf);
+    if (status == resp::ParseStatus::kNeedMore) break;
+    if (status == resp::ParseStatus::kError) {
+      LogVerbose("Protocol error ({}) from client: id={} addr={}", parser_.error(), info_->id,
+                 info_->addr);
+      writer_.Error(fmt::format("{}{}", err::kProtocolPrefix, parser_.error()));
+      session_.close_after_reply = true;
+      break;
+    }
+    if (!parser_.args().empty()) {
+      size_t mark = out_.size();
+      try {
+        Dispatch(server_, session_, parser_.args(), writer_);
+      } catch (const std::exception& e) {
+        // Drop a half-written reply so the client stays in sync.
+        out_.resize(mark);
+        writer_.Error(fmt::format("{}{}", err::kInternal, e.what()));
+      }
+      parser_.set_authenticated(session_.authenticated);
+    }
+    in_begin_ += parser_.consumed();
+    if (out_.size() >= kFlushBytes && !co_await Flush()) co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
+  boost::system::error_code ec;
+  while (!closing_ && !session_.close_after_reply) {
+    EnsureReadSpace();
+    reading_ = true;
+    size_t n = co_await socket_.async_read_some(
+        asio::buffer(in_.get() + in_end_, in_capacity_ - in_end_),
+        asio::redirect_error(asio::use_awaitable, ec));
+    reading_ = false;
+    if (ec || closing_) break;
+    // Reads start small (idle connections stay cheap) and grow to
+    // kReadChunk for clients that fill them (pipelines, large bulks).
+    if (n == in_capacity_ - in_end_) read_size_ = std::min(read_size_ * 2, kReadChunk);
+    in_end_ += n;
+    ThreadStats::Add(stats_.net_input, n);
+    info_->last_interaction_ms.store(ServerState::SteadyMs(), std::memory_order_relaxed);
+    RefreshLimits();
+    if (!co_await ProcessInput()) break;
+    uint64_t pending = in_end_ - in_begin_;
+    info_->query_buffer.store(pending, std::memory_order_relaxed);
+    if (pending > server_.config.client_query_buffer_limit()) {
+      LogWarning("Closing client that reached max query buffer length: id={} addr={} qbuf={}",
+                 info_->id, info_->addr, pending);
+      break;
+    }
+    if (!co_await Flush()) break;
+  }
+  if (socket_.is_open()) {
+    if (!out_.empty()) (void)co_await Flush();
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+  LogVerbose("Client closed connection id={} addr={}", info_->id, info_->addr);
+  (void)self;  // held to here: the connection outlives its coroutine
+}
+
+}  // namespace limiterd::server

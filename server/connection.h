@@ -1,0 +1,80 @@
+// Copyright limiterd authors.
+// Connection: one client socket, served by one io thread. The read loop
+// parses every complete command in what arrived, runs each (Dispatch), and
+// writes all their replies with one write (pipelining); a batch whose
+// replies pass kFlushBytes is written in parts, so pending output stays
+// bounded, and the next read waits for the write: a client that does not
+// read stops being read (TCP backpressure), it never grows our memory.
+//
+// Bounds (STYLE 9): proto-max-bulk-len and the inline/multibulk limits in
+// the parser; client-query-buffer-limit on unparsed input (over it: close,
+// as Redis); the idle `timeout` (the server's cron closes idle clients).
+//
+// Thread safety: everything runs on the socket's executor (one thread),
+// except Close(), which any thread may call. The read loop is a coroutine
+// spawned from a plain lambda that holds shared_from_this(), so the
+// connection lives as long as the coroutine.
+#pragma once
+
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "resp/reply_writer.h"
+#include "resp/request_parser.h"
+#include "server_state.h"
+#include "session.h"
+
+namespace limiterd::server {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  static constexpr size_t kReadChunk = 16 * 1024;
+  static constexpr size_t kFirstRead = 2 * 1024;
+  static constexpr size_t kFlushBytes = 64 * 1024;
+
+  Connection(boost::asio::ip::tcp::socket socket, ServerState& server, ThreadStats& stats);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Registers the client (CLIENT LIST) and starts the read loop.
+  void Start();
+
+ private:
+  boost::asio::awaitable<void> Run(std::shared_ptr<Connection> self);
+  // Parses and runs every complete command in the input; writes when the
+  // replies pass kFlushBytes. False when the connection must close.
+  boost::asio::awaitable<bool> ProcessInput();
+  boost::asio::awaitable<bool> Flush();
+  void EnsureReadSpace();
+  void Reallocate(size_t capacity);
+  void RefreshLimits();
+  // On the owner's thread: drain = finish the current batch, then close.
+  void CloseOnOwner(bool drain);
+
+  boost::asio::ip::tcp::socket socket_;
+  ServerState& server_;
+  ThreadStats& stats_;
+  std::shared_ptr<ClientInfo> info_;
+  Session session_;
+  resp::RequestParser parser_;
+  std::string out_;
+  resp::ReplyWriter writer_;
+  std::unique_ptr<char[]> in_;  // [in_begin_, in_end_) is unparsed input
+  size_t in_capacity_ = 0;
+  size_t read_size_ = kFirstRead;  // free space wanted before a read
+  size_t in_begin_ = 0;
+  size_t in_end_ = 0;
+  uint64_t config_generation_ = 0;
+  bool reading_ = false;   // a read is pending (Close may cancel it)
+  bool closing_ = false;   // stop after the current batch
+};
+
+}  // namespace limiterd::server

@@ -1,0 +1,197 @@
+// Copyright limiterd authors.
+#include "server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <csignal>
+
+#include "connection.h"
+#include "errors.h"
+#include "log.h"
+
+namespace limiterd::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr auto kCronPeriod = std::chrono::milliseconds(100);
+constexpr size_t kIdleDropBudget = 4096;  // counters examined per cron tick
+constexpr int kDrainAttempts = 500;       // x 10 ms
+}  // namespace
+
+Server::Server(ServerState& state)
+    : state_(state), signals_(main_, SIGINT, SIGTERM), cron_(main_), drain_timer_(main_) {
+  for (size_t i = 0; i < state_.io_threads; ++i) {
+    io_.push_back(std::make_unique<asio::io_context>(1));
+    guards_.push_back(asio::make_work_guard(*io_.back()));
+  }
+  state_.set_shutdown_handler([this] { Stop(); });
+}
+
+Server::~Server() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+bool Server::Listen() {
+  int port = state_.config.port();
+  for (std::string address : state_.config.bind()) {
+    bool optional = !address.empty() && address[0] == '-';
+    if (optional) address.erase(0, 1);
+    if (address == "*") address = "0.0.0.0";
+    if (address == "::*") address = "::";
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(address, ec);
+    auto acceptor = std::make_unique<tcp::acceptor>(main_);
+    if (!ec) {
+      tcp::endpoint endpoint(ip, static_cast<uint16_t>(port));
+      acceptor->open(endpoint.protocol(), ec);
+      if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec && ip.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+      if (!ec) acceptor->bind(endpoint, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      if (optional) {
+        LogNotice("Skipping optional bind address {}: {}", address, ec.message());
+        continue;
+      }
+      LogWarning("Warning: Could not create server TCP listening socket {}:{}: {}", address,
+                 port, ec.message());
+      return false;
+    }
+    acceptors_.push_back(std::move(acceptor));
+  }
+  if (acceptors_.empty()) {
+    LogWarning("No bind address could be used");
+    return false;
+  }
+  state_.tcp_port.store(port);
+  return true;
+}
+
+void Server::Run() {
+  for (auto& acceptor : acceptors_) {
+    asio::co_spawn(main_, AcceptLoop(*acceptor), asio::detached);
+  }
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    LogWarning("Received {} scheduling shutdown...", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    BeginShutdown();
+  });
+  ArmCron();
+  for (auto& io : io_) {
+    threads_.emplace_back([ctx = io.get()] { ctx->run(); });
+  }
+  main_.run();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void Server::Stop() {
+  asio::post(main_, [this] { BeginShutdown(); });
+}
+
+asio::awaitable<void> Server::AcceptLoop(tcp::acceptor& acceptor) {
+  for (;;) {
+    size_t thread = next_thread_++ % io_.size();
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(
+        *io_[thread], asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_ || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // EMFILE and friends: log, wait a little, go on.
+      LogWarning("Accepting client connection: {}", ec.message());
+      asio::steady_timer pause(main_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    OnAccepted(std::move(socket), thread);
+  }
+}
+
+void Server::OnAccepted(tcp::socket socket, size_t thread) {
+  ThreadStats& stats = state_.stats.ForThread(thread);
+  boost::system::error_code ec;
+  if (state_.clients.size() >= state_.config.maxclients()) {
+    // As Redis: tell the client why, then close. A new socket's send buffer
+    // is empty, so this write does not block.
+    std::string reply = fmt::format("-{}\r\n", err::kMaxClients);
+    asio::write(socket, asio::buffer(reply), ec);
+    socket.close(ec);
+    ThreadStats::Add(stats.rejected, 1);
+    return;
+  }
+  socket.set_option(tcp::no_delay(true), ec);
+  socket.set_option(asio::socket_base::keep_alive(true), ec);
+  // Start on the connection's own thread.
+  auto connection = std::make_shared<Connection>(std::move(socket), state_, stats);
+  connection->Start();
+}
+
+void Server::ArmCron() {
+  cron_.expires_after(kCronPeriod);
+  cron_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    Cron();
+    ArmCron();
+  });
+}
+
+void Server::Cron() {
+  state_.engine.DropIdleCounters(kIdleDropBudget);
+  if (++cron_ticks_ % 10 != 0) return;
+  // Once a second.
+  state_.stats.Sample();
+  int64_t timeout_ms = state_.config.timeout_seconds() * 1000;
+  if (timeout_ms <= 0) return;
+  int64_t now = ServerState::SteadyMs();
+  for (const auto& client : state_.clients.All()) {
+    if (now - client->last_interaction_ms.load(std::memory_order_relaxed) > timeout_ms &&
+        client->close) {
+      LogVerbose("Closing idle client id={}", client->id);
+      client->close(/*drain=*/false);
+    }
+  }
+}
+
+void Server::BeginShutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  boost::system::error_code ec;
+  for (auto& acceptor : acceptors_) acceptor->close(ec);
+  signals_.cancel(ec);
+  cron_.cancel();
+  size_t n = state_.clients.size();
+  if (n > 0) LogNotice("Closing {} client connection(s)...", n);
+  for (const auto& client : state_.clients.All()) {
+    if (client->close) client->close(/*drain=*/true);
+  }
+  WaitForClients(kDrainAttempts);
+}
+
+void Server::WaitForClients(int attempts_left) {
+  if (state_.clients.size() == 0 || attempts_left == 0) {
+    if (state_.clients.size() > 0) {
+      LogWarning("{} client(s) did not drain in time; closing them", state_.clients.size());
+    }
+    for (auto& guard : guards_) guard.reset();
+    for (auto& io : io_) io->stop();
+    main_.stop();
+    return;
+  }
+  drain_timer_.expires_after(std::chrono::milliseconds(10));
+  drain_timer_.async_wait([this, attempts_left](const boost::system::error_code&) {
+    WaitForClients(attempts_left - 1);
+  });
+}
+
+}  // namespace limiterd::server

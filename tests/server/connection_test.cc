@@ -1,0 +1,243 @@
+// Copyright limiterd authors.
+// The daemon over real sockets, in-process: pipelining, split input,
+// protocol errors, QUIT, maxclients, the query buffer limit, idle timeout,
+// SHUTDOWN draining.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "server.h"
+#include "server_test_util.h"
+
+using namespace st;  // NOLINT
+
+namespace {
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class TestServer {
+ public:
+  explicit TestServer(std::vector<std::pair<std::string, std::string>> overrides = {})
+      : port_(FreePort()), state_(Configure(std::move(overrides), port_), 2), server_(state_) {
+    REQUIRE(server_.Listen());
+    thread_ = std::thread([this] { server_.Run(); });
+  }
+  ~TestServer() { Stop(); }
+  void Stop() {
+    if (!thread_.joinable()) return;
+    state_.RequestShutdown();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  ServerState& state() { return state_; }
+  bool stopped() const { return !thread_.joinable(); }
+  std::thread& thread() { return thread_; }
+
+ private:
+  static Config Configure(std::vector<std::pair<std::string, std::string>> o, int port) {
+    o.emplace_back("port", std::to_string(port));
+    o.emplace_back("loglevel", "warning");
+    return MakeConfig(std::move(o));
+  }
+  int port_;
+  ServerState state_;
+  Server server_;
+  std::thread thread_;
+};
+
+class Socket {
+ public:
+  explicit Socket(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~Socket() { ::close(fd_); }
+  void Send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  // Reads exactly n bytes (less on EOF / timeout).
+  std::string Read(size_t n) {
+    std::string out;
+    char buf[65536];
+    while (out.size() < n) {
+      ssize_t r = ::recv(fd_, buf, std::min(sizeof buf, n - out.size()), 0);
+      if (r <= 0) break;
+      out.append(buf, static_cast<size_t>(r));
+    }
+    return out;
+  }
+  // True when the server closed the connection (EOF within the timeout).
+  bool Closed() {
+    char c;
+    return ::recv(fd_, &c, 1, 0) == 0;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string Cmd(std::initializer_list<std::string_view> args) {
+  std::string s = "*" + std::to_string(args.size()) + "\r\n";
+  for (std::string_view a : args) s += Bulk(a);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("pipelining: many commands in one write, all replies", "[net]") {
+  TestServer server;
+  Socket s(server.port());
+  std::string batch;
+  for (int i = 0; i < 1000; ++i) batch += Cmd({"PING"});
+  batch += "PING\r\n";  // inline form too
+  s.Send(batch);
+  std::string expected;
+  for (int i = 0; i < 1001; ++i) expected += "+PONG\r\n";
+  CHECK(s.Read(expected.size()) == expected);
+}
+
+TEST_CASE("a command split at every byte", "[net]") {
+  TestServer server;
+  Socket s(server.port());
+  std::string cmd = Cmd({"LIMIT.SET", "org:a", "HARD", "10"}) + Cmd({"ECHO", "hello"});
+  for (char c : cmd) {
+    s.Send(std::string_view(&c, 1));
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  std::string expected = kOk + Bulk("hello");
+  CHECK(s.Read(expected.size()) == expected);
+}
+
+TEST_CASE("large bulk in and out", "[net]") {
+  TestServer server;
+  Socket s(server.port());
+  std::string big(700 * 1024, 'x');
+  s.Send(Cmd({"ECHO", big}) + Cmd({"PING"}));
+  std::string expected = Bulk(big) + "+PONG\r\n";
+  CHECK(s.Read(expected.size()) == expected);
+}
+
+TEST_CASE("protocol error: reply, close that connection only", "[net]") {
+  TestServer server;
+  Socket good(server.port());
+  Socket bad(server.port());
+  bad.Send(Cmd({"PING"}) + "*1\r\n$abc\r\n");
+  std::string r = bad.Read(7);
+  CHECK(r == "+PONG\r\n");
+  std::string err = bad.Read(64);
+  CHECK(err.rfind("-ERR Protocol error: ", 0) == 0);
+  CHECK(bad.Closed());
+  good.Send(Cmd({"PING"}));
+  CHECK(good.Read(7) == "+PONG\r\n");
+}
+
+TEST_CASE("QUIT answers then closes", "[net]") {
+  TestServer server;
+  Socket s(server.port());
+  s.Send(Cmd({"QUIT"}) + Cmd({"PING"}));
+  CHECK(s.Read(5) == kOk);
+  CHECK(s.Closed());
+}
+
+TEST_CASE("maxclients: Redis's error to the client over the limit", "[net]") {
+  TestServer server(Overrides{{"maxclients", "1"}});
+  Socket first(server.port());
+  first.Send(Cmd({"PING"}));
+  REQUIRE(first.Read(7) == "+PONG\r\n");
+  Socket second(server.port());
+  CHECK(second.Read(36) == "-ERR max number of clients reached\r\n");
+  CHECK(second.Closed());
+}
+
+TEST_CASE("client-query-buffer-limit closes the client", "[net]") {
+  TestServer server(Overrides{{"client-query-buffer-limit", "1mb"}, {"proto-max-bulk-len", "8mb"}});
+  Socket s(server.port());
+  s.Send("*2\r\n$4\r\nECHO\r\n$4000000\r\n");
+  s.Send(std::string(2 * 1024 * 1024, 'y'));
+  CHECK(s.Closed());
+  Socket other(server.port());
+  other.Send(Cmd({"PING"}));
+  CHECK(other.Read(7) == "+PONG\r\n");
+}
+
+TEST_CASE("idle timeout closes the client", "[net]") {
+  TestServer server(Overrides{{"timeout", "1"}});
+  Socket s(server.port());
+  s.Send(Cmd({"PING"}));
+  REQUIRE(s.Read(7) == "+PONG\r\n");
+  auto start = std::chrono::steady_clock::now();
+  CHECK(s.Closed());
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+}
+
+TEST_CASE("CLIENT KILL closes another connection", "[net]") {
+  TestServer server;
+  Socket victim(server.port());
+  victim.Send(Cmd({"CLIENT", "ID"}));
+  std::string id = victim.Read(3);  // ":N\r\n" with N < 10
+  REQUIRE(id.size() == 3);
+  Socket killer(server.port());
+  killer.Send(Cmd({"CLIENT", "KILL", "ID", id.substr(1, 1)}));
+  (void)victim.Read(1);  // the rest of ":N\r\n"
+  CHECK(killer.Read(4) == Int(1));
+  CHECK(victim.Closed());
+}
+
+TEST_CASE("SHUTDOWN: replies before it are sent, then the server exits", "[net]") {
+  TestServer server;
+  Socket s(server.port());
+  Socket idle(server.port());
+  s.Send(Cmd({"PING"}) + Cmd({"SHUTDOWN", "NOSAVE"}));
+  CHECK(s.Read(7) == "+PONG\r\n");
+  CHECK(s.Closed());
+  CHECK(idle.Closed());
+  server.thread().join();
+  CHECK(server.state().clients.size() == 0);
+}
+
+TEST_CASE("before AUTH: Redis's CVE-2021-32675 limits; after: the normal ones", "[net]") {
+  TestServer server(Overrides{{"requirepass", "pw"}});
+  Socket early(server.port());
+  early.Send("*2\r\n$4\r\nECHO\r\n$20000\r\n");
+  CHECK(early.Read(64) == "-ERR Protocol error: unauthenticated bulk length\r\n");
+  CHECK(early.Closed());
+  Socket s(server.port());
+  std::string big(20000, 'z');
+  s.Send(Cmd({"AUTH", "pw"}) + Cmd({"ECHO", big}));
+  std::string expected = kOk + Bulk(big);
+  CHECK(s.Read(expected.size()) == expected);
+}
+
+TEST_CASE("CONFIG SET proto-max-bulk-len applies to open connections", "[net]") {
+  TestServer server;
+  Socket s(server.port());
+  s.Send(Cmd({"CONFIG", "SET", "proto-max-bulk-len", "2048"}));
+  REQUIRE(s.Read(5) == kOk);
+  s.Send(Cmd({"ECHO", std::string(4096, 'q')}));
+  CHECK(s.Read(64) == "-ERR Protocol error: invalid bulk length\r\n");
+  CHECK(s.Closed());
+}

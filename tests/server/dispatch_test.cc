@@ -1,0 +1,82 @@
+// Copyright limiterd authors.
+// Dispatch: unknown commands, arity errors for every command, NOAUTH.
+#include "server_test_util.h"
+
+using namespace st;  // NOLINT
+
+TEST_CASE("unknown command: Redis's text", "[dispatch]") {
+  Fixture f;
+  auto c = f.NewClient();
+  CHECK((*c)({"foo", "a", "b"}) ==
+        Err("ERR unknown command 'foo', with args beginning with: 'a' 'b' "));
+  CHECK((*c)({"GET", "x"}) == Err("ERR unknown command 'GET', with args beginning with: 'x' "));
+  CHECK((*c)({"nothing"}) == Err("ERR unknown command 'nothing', with args beginning with: "));
+}
+
+TEST_CASE("arity errors for every command and subcommand", "[dispatch]") {
+  Fixture f;
+  auto c = f.NewClient();
+  for (const CommandSpec& cmd : CommandTable::Get().commands()) {
+    std::vector<const CommandSpec*> targets;
+    if (cmd.container()) {
+      for (const CommandSpec& sub : cmd.subcommands) targets.push_back(&sub);
+    } else {
+      targets.push_back(&cmd);
+    }
+    for (const CommandSpec* t : targets) {
+      INFO(t->full_name);
+      std::vector<std::string> words;
+      words.emplace_back(cmd.name);
+      if (t->parent) words.emplace_back(t->name);
+      // One argument too few (exact and minimum arity alike), if possible.
+      size_t need = static_cast<size_t>(t->arity > 0 ? t->arity : -t->arity);
+      if (need > words.size()) {
+        while (words.size() < need - 1) words.emplace_back("x");
+        std::vector<std::string_view> args(words.begin(), words.end());
+        CHECK(c->Run(args) == Err(fmt::format("ERR wrong number of arguments for '{}' command",
+                                              t->full_name)));
+      }
+      // One too many, for exact arities.
+      if (t->arity > 0) {
+        words.resize(std::max<size_t>(words.size(), 1));
+        while (words.size() < static_cast<size_t>(t->arity) + 1) words.emplace_back("x");
+        std::vector<std::string_view> args(words.begin(), words.end());
+        CHECK(c->Run(args) == Err(fmt::format("ERR wrong number of arguments for '{}' command",
+                                              t->full_name)));
+      }
+    }
+  }
+  CHECK(!c->session().close_after_reply);
+}
+
+TEST_CASE("names are case-insensitive", "[dispatch]") {
+  Fixture f;
+  auto c = f.NewClient();
+  CHECK((*c)({"PiNg"}) == "+PONG\r\n");
+  CHECK((*c)({"Client", "Id"}).rfind(":", 0) == 0);
+  CHECK((*c)({"LIMIT.set", "k", "hard", "1", "period", "DAILY", "unit", "tokens"}) == kOk);
+}
+
+TEST_CASE("no-auth commands work before AUTH; others NOAUTH", "[dispatch]") {
+  Fixture f(Overrides{{"requirepass", "pw"}});
+  auto c = f.NewClient();
+  for (const CommandSpec& cmd : CommandTable::Get().commands()) {
+    if (cmd.container() || cmd.arity != 1 || cmd.name == "quit" || cmd.name == "reset") continue;
+    INFO(cmd.name);
+    std::string r = c->Run({cmd.name});
+    if (cmd.flags & kNoAuth) {
+      CHECK(r != Err("NOAUTH Authentication required."));
+    } else {
+      CHECK(r == Err("NOAUTH Authentication required."));
+    }
+  }
+}
+
+TEST_CASE("unknown command: long arguments are cut as Redis cuts them", "[dispatch]") {
+  Fixture f;
+  auto c = f.NewClient();
+  std::string a(100, 'a'), b(100, 'b');
+  CHECK((*c)({"nope", a, b, "c"}) ==
+        Err("ERR unknown command 'nope', with args beginning with: '" + a + "' '" +
+            std::string(25, 'b') + "' "));
+}
