@@ -1,0 +1,414 @@
+#!/usr/bin/env bash
+# bench/compare.sh: limiterd against a real redis-server, side by side, in one
+# run, driven by redis-benchmark at the same flags. docs/performance.md says
+# what every column means.
+#
+#   bench/compare.sh            # the full comparison (about 6 minutes on 2 cores)
+#   bench/compare.sh --quick    # smoke check: few requests, persistence off only
+#
+# Options:
+#   --quick          few requests, 10k limits for the memory row, only the
+#                    persistence-off table (no appendfsync always, no pinned table)
+#   --limits N       how many limits the memory row loads (default 1000000)
+#   --requests N     requests per redis-benchmark run at -P 1 (-P 16 runs 5x,
+#                    -P 64 runs 10x that, EVALSHA at most 2x; default 200000,
+#                    --quick 4000)
+#   --repeat N       run every measurement N times and keep the median (default 1)
+#   --no-build       do not build; use $LIMITERD or build/release/server/limiterd
+#   --out FILE       also write the tables (markdown) to FILE
+#
+# Environment: LIMITERD (a limiterd binary: skips the build), REDIS_SERVER
+# (default /usr/bin/redis-server), BENCH_TMPDIR (where the servers' --dir go;
+# default $TMPDIR or /tmp: it must be a real disk for appendfsync always to mean
+# anything), BENCH_THREADS (limiterd's threads in the first table; default nproc).
+#
+# Exits non-zero if a server fails to start, a setup load or a command answers
+# an error, or a redis-benchmark run fails or times out. It asserts nothing about
+# speed. Servers listen only on 127.0.0.1, on free ports, and are always stopped.
+set -euo pipefail
+export LC_ALL=C
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+quick=0
+limits=""
+requests=""
+repeat=1
+build=1
+out=""
+while (($#)); do
+  case "$1" in
+    --quick) quick=1 ;;
+    --limits) limits=$2; shift ;;
+    --requests) requests=$2; shift ;;
+    --repeat) repeat=$2; shift ;;
+    --no-build) build=0 ;;
+    --out) out=$2; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "compare.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if ((quick)); then
+  : "${limits:=10000}" "${requests:=4000}"
+else
+  : "${limits:=1000000}" "${requests:=200000}"
+fi
+for v in "$limits" "$requests" "$repeat"; do
+  [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: '$v' is not a positive integer" >&2; exit 2; }
+done
+
+REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
+NPROC=$(nproc)
+THREADS=${BENCH_THREADS:-$NPROC}
+CLIENTS=50
+PIPELINES=(1 16 64)
+# Every redis-benchmark run and every load is bounded in time.
+if ((quick)); then RUN_TIMEOUT=30; else RUN_TIMEOUT=600; fi
+START_TIMEOUT=15  # seconds for a server to answer PING
+
+for tool in redis-cli redis-benchmark python3 awk; do
+  command -v "$tool" >/dev/null || { echo "compare.sh: '$tool' is not installed (scripts/install-deps.sh)" >&2; exit 1; }
+done
+[[ -x $REDIS_SERVER ]] || { echo "compare.sh: no redis-server at $REDIS_SERVER" >&2; exit 1; }
+
+log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[compare] FAILED: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- build
+t_start=$(date +%s)
+if [[ -z ${LIMITERD:-} ]]; then
+  LIMITERD=$ROOT/build/release/server/limiterd
+  if ((build)); then
+    log "building Release limiterd in build/release"
+    cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    ninja -C build/release limiterd >&2
+  fi
+fi
+[[ -x $LIMITERD ]] || die "no limiterd binary at $LIMITERD"
+t_built=$(date +%s)
+
+# ---------------------------------------------------------------- servers
+WORK=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/limiterd-compare.XXXXXX")
+PIDS=()
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$? pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_server NAME KIND PERSIST THREADS PIN: starts limiterd or redis-server on
+# a free loopback port, waits until it answers PING; sets SRV_PORT and SRV_PID.
+# PERSIST is off (no AOF, no snapshots) or always (AOF, appendfsync always).
+start_server() {
+  local name=$1 kind=$2 persist=$3 threads=$4 pin=$5 dir cmd i
+  for _ in 1 2 3; do
+    SRV_PORT=$(free_port)
+    dir=$WORK/$name
+    rm -rf "$dir"; mkdir -p "$dir"
+    if [[ $kind == limiterd ]]; then
+      cmd=("$LIMITERD" --port "$SRV_PORT" --bind 127.0.0.1 --threads "$threads" --save "" --dir "$dir")
+    else
+      cmd=("$REDIS_SERVER" --port "$SRV_PORT" --bind 127.0.0.1 --save "" --daemonize no --dir "$dir")
+    fi
+    if [[ $persist == always ]]; then
+      cmd+=(--appendonly yes --appendfsync always)
+    else
+      cmd+=(--appendonly no)
+    fi
+    [[ -n $pin ]] && cmd=(taskset -c "$pin" "${cmd[@]}")
+    echo "${cmd[*]}" >"$dir/cmdline"
+    "${cmd[@]}" >"$dir/log" 2>&1 &
+    SRV_PID=$!
+    PIDS+=("$SRV_PID")
+    for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+      if ! kill -0 "$SRV_PID" 2>/dev/null; then break; fi
+      if [[ $(redis-cli -h 127.0.0.1 -p "$SRV_PORT" PING 2>/dev/null) == PONG ]]; then
+        log "$name: $kind on 127.0.0.1:$SRV_PORT (pid $SRV_PID)"
+        return 0
+      fi
+      sleep 0.1
+    done
+    stop_pid "$SRV_PID"
+    # A port taken between free_port and bind: try another one.
+    if grep -qi "address already in use" "$dir/log"; then continue; fi
+    break
+  done
+  echo "---- $name log ($dir/log):" >&2
+  tail -n 30 "$dir/log" >&2 || true
+  die "$name ($kind) did not start: ${cmd[*]}"
+}
+
+cli() { local port=$1; shift; timeout "$RUN_TIMEOUT" redis-cli -h 127.0.0.1 -p "$port" "$@"; }
+
+# check_cmd NAME PORT EXPECT ARGS...: runs one command with redis-cli and fails
+# on an error reply; EXPECT is a regexp the first line of the reply must match.
+check_cmd() {
+  local name=$1 port=$2 expect=$3 reply; shift 3
+  reply=$(cli "$port" --no-raw "$@" 2>&1) || die "$name: redis-cli failed on: $*: $reply"
+  if grep -q '^(error)' <<<"$reply" || ! grep -Eq "$expect" <<<"$(head -n 1 <<<"$reply")"; then
+    die "$name: '$*' answered: $reply"
+  fi
+}
+
+# to_resp: lines of space-separated arguments in, RESP commands out (for --pipe).
+to_resp() {
+  awk 'BEGIN { ORS = "" } { printf "*%d\r\n", NF; for (i = 1; i <= NF; i++) printf "$%d\r\n%s\r\n", length($i), $i }'
+}
+
+# pipe_load NAME PORT FILE COUNT: loads a RESP file with redis-cli --pipe and
+# fails unless every one of COUNT replies is not an error.
+pipe_load() {
+  local name=$1 port=$2 file=$3 count=$4 outp
+  outp=$(timeout "$RUN_TIMEOUT" redis-cli -h 127.0.0.1 -p "$port" --pipe <"$file" 2>&1) \
+    || die "$name: redis-cli --pipe failed: $outp"
+  grep -q "errors: 0, replies: $count\$" <<<"$outp" || die "$name: redis-cli --pipe: $outp"
+}
+
+# ---------------------------------------------------------------- the workload
+# 100 orgs x 10 projects x 100 users per project = 100k users in 100 orgs.
+# redis-benchmark -r 10 replaces each __rand_int__ with its own random 12-digit
+# number in [0, 10) (every occurrence is drawn separately, see
+# randomizeClientKey in redis-benchmark.c), so an org id is two draws, a
+# project one and a user two.
+R=__rand_int__
+KEY="org:$R$R/project:$R/user:$R$R"
+KEY_ONE=${KEY//$R/000000000001}
+RANDR=10
+BIG=1000000000000000   # a hard limit nothing reaches: every call is allowed
+RESET_AT=$(($(date -u -d "$(date -u +%Y-%m-01) +1 month" +%s) * 1000))
+
+# setup_lines KIND: the limits of the workload, as LIMIT.SET (limiterd) or as
+# the hashes consume3.lua reads (redis): a hard limit on every org and every
+# project, and a default for the users of every project (org:O/project:P/*).
+setup_lines() {
+  awk -v kind="$1" -v big="$BIG" -v reset="$RESET_AT" '
+    function d(x) { return sprintf("%012d", x) }
+    function own(k) {
+      if (kind == "limiterd") print "LIMIT.SET " k " HARD " big " PERIOD monthly"
+      else print "HSET " k " limit " big " used 0 reset_at " reset
+    }
+    function dflt(k) {
+      if (kind == "limiterd") print "LIMIT.SET " k " HARD " big " PERIOD monthly"
+      else print "HSET " k " limit " big " reset_at " reset
+    }
+    BEGIN {
+      for (a = 0; a < 10; a++) for (b = 0; b < 10; b++) {
+        org = "org:" d(a) d(b); own(org)
+        for (c = 0; c < 10; c++) { p = org "/project:" d(c); own(p); dflt(p "/*") }
+      }
+    }'
+}
+setup_lines limiterd | to_resp >"$WORK/setup.limiterd.resp"
+setup_lines redis | to_resp >"$WORK/setup.redis.resp"
+SETUP_COUNT=$(setup_lines redis | wc -l)
+
+# Results: RPS[id], P50[id], P99[id], id = "table|P|test".
+declare -A RPS P50 P99 NOTE
+
+# bench_one ID PORT PIPELINE PIN DB ARGS...: one measurement (the median of
+# --repeat runs by throughput) of the command ARGS in database DB.
+bench_one() {
+  local id=$1 port=$2 p=$3 pin=$4 db=$5 n i line rc; shift 5
+  case "$p" in 1) n=$requests ;; 16) n=$((requests * 5)) ;; *) n=$((requests * 10)) ;; esac
+  # The Lua baseline runs 10x slower than the rest: fewer requests keep its
+  # runs about as long as the others' (the rate is compared, not the count).
+  if [[ $1 == EVALSHA ]] && ((n > requests * 2)); then n=$((requests * 2)); fi
+  local -a pre=()
+  [[ -n $pin ]] && pre=(taskset -c "$pin")
+  : >"$WORK/runs"
+  for ((i = 0; i < repeat; i++)); do
+    rc=0
+    timeout "$RUN_TIMEOUT" "${pre[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" \
+      -P "$p" -n "$n" -r "$RANDR" --dbnum "$db" --csv "$@" >"$WORK/bench.out" 2>"$WORK/bench.err" || rc=$?
+    if ((rc != 0)); then
+      cat "$WORK/bench.err" "$WORK/bench.out" >&2
+      ((rc == 124)) && die "$id: redis-benchmark took over ${RUN_TIMEOUT}s"
+      die "$id: redis-benchmark exited $rc"
+    fi
+    # "title","rps","avg","min","p50","p95","p99","max"
+    line=$(tail -n 1 "$WORK/bench.out" | awk -F'","' '{ print $2, $5, $7 }')
+    [[ $line =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+$ ]] || { cat "$WORK/bench.out" "$WORK/bench.err" >&2; die "$id: cannot parse redis-benchmark's output"; }
+    echo "$line" >>"$WORK/runs"
+  done
+  line=$(sort -n -k1,1 "$WORK/runs" | sed -n "$(((repeat + 1) / 2))p")
+  read -r "RPS[$id]" "P50[$id]" "P99[$id]" <<<"$line"
+  log "$(printf '%-34s %12s rps  p50 %s ms  p99 %s ms' "$id" "${RPS[$id]}" "${P50[$id]}" "${P99[$id]}")"
+}
+
+# run_table TABLE PERSIST THREADS SERVER_PIN CLIENT_PIN
+run_table() {
+  local table=$1 persist=$2 threads=$3 spin=$4 cpin=$5 lport rport lpid rpid sha p aof
+  start_server "limiterd-$table" limiterd "$persist" "$threads" "$spin"; lport=$SRV_PORT; lpid=$SRV_PID
+  start_server "redis-$table" redis "$persist" "" "$spin"; rport=$SRV_PORT; rpid=$SRV_PID
+
+  if [[ $persist == always ]]; then
+    aof=$(cli "$lport" INFO persistence | tr -d '\r' | awk -F: '$1 == "aof_enabled" { print $2 }')
+    if [[ $aof != 1 ]]; then
+      NOTE[$table]="limiterd reports aof_enabled:${aof:-?} with --appendonly yes: its rows here do no AOF write and no fsync"
+      log "WARNING: ${NOTE[$table]}"
+    fi
+  fi
+  NOTE[$table.threads]=$(cli "$lport" INFO server | tr -d '\r' | awk -F: '$1 == "threads" { print $2 }')
+
+  pipe_load "limiterd-$table" "$lport" "$WORK/setup.limiterd.resp" "$SETUP_COUNT"
+  pipe_load "redis-$table" "$rport" "$WORK/setup.redis.resp" "$SETUP_COUNT"
+  sha=$(cli "$rport" -x SCRIPT LOAD <"$ROOT/bench/lua/consume3.lua")
+  [[ $sha =~ ^[0-9a-f]{40}$ ]] || die "redis-$table: SCRIPT LOAD bench/lua/consume3.lua answered: $sha"
+
+  # Every command once, by hand: no error, and CONSUME takes the accept path.
+  check_cmd "limiterd-$table" "$lport" '^"?PONG"?$' PING
+  check_cmd "limiterd-$table" "$lport" '^1\) \(integer\) 1$' CREDITS.CONSUME "$KEY_ONE" 1
+  check_cmd "redis-$table" "$rport" '^"?PONG"?$' PING
+  # INCRBY's keys live in database 1: the hashes of consume3.lua are in 0.
+  check_cmd "redis-$table" "$rport" '^\(integer\) [0-9]+$' -n 1 INCRBY "$KEY_ONE" 1
+  check_cmd "redis-$table" "$rport" '^1\) \(integer\) 1$' EVALSHA "$sha" 1 "$KEY_ONE" 1
+
+  for p in "${PIPELINES[@]}"; do
+    bench_one "$table|$p|L:PING" "$lport" "$p" "$cpin" 0 PING
+    bench_one "$table|$p|R:PING" "$rport" "$p" "$cpin" 0 PING
+    bench_one "$table|$p|L:CONSUME" "$lport" "$p" "$cpin" 0 CREDITS.CONSUME "$KEY" 1
+    bench_one "$table|$p|R:INCRBY" "$rport" "$p" "$cpin" 1 INCRBY "$KEY" 1
+    bench_one "$table|$p|R:EVALSHA" "$rport" "$p" "$cpin" 0 EVALSHA "$sha" 1 "$KEY" 1
+  done
+
+  # Still the accept path after the load (nothing was denied along the way).
+  check_cmd "limiterd-$table" "$lport" '^1\) \(integer\) 1$' CREDITS.CONSUME "$KEY_ONE" 1
+  check_cmd "redis-$table" "$rport" '^1\) \(integer\) 1$' EVALSHA "$sha" 1 "$KEY_ONE" 1
+  NOTE[$table.lusers]=$(cli "$lport" DBSIZE)
+  NOTE[$table.rkeys]=$(cli "$rport" DBSIZE)
+
+  stop_pid "$lpid"; stop_pid "$rpid"
+}
+
+info_field() { cli "$1" INFO memory | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'; }
+
+# The memory row: LIMITS quota limits loaded with LIMIT.SET into a fresh
+# limiterd, and the same limits as hashes into a fresh redis-server.
+run_memory() {
+  local lport rport lpid rpid lu0 lr0 ru0 rr0 lu1 lr1 ru1 rr1
+  start_server limiterd-mem limiterd off "$THREADS" ""; lport=$SRV_PORT; lpid=$SRV_PID
+  start_server redis-mem redis off "" ""; rport=$SRV_PORT; rpid=$SRV_PID
+  log "memory: generating $limits limits"
+  seq 0 $((limits - 1)) | awk -v big=1000 '{ print "LIMIT.SET mem:user:" $1 " HARD " big " PERIOD monthly" }' \
+    | to_resp >"$WORK/mem.limiterd.resp"
+  seq 0 $((limits - 1)) | awk -v big=1000 -v reset="$RESET_AT" '{ print "HSET mem:user:" $1 " limit " big " used 0 reset_at " reset }' \
+    | to_resp >"$WORK/mem.redis.resp"
+  check_cmd limiterd-mem "$lport" '^OK$' LIMIT.SET mem:check HARD 1000 PERIOD monthly
+  check_cmd redis-mem "$rport" '^\(integer\) 3$' HSET mem:check limit 1000 used 0 reset_at "$RESET_AT"
+  sleep 1
+  lu0=$(info_field "$lport" used_memory); lr0=$(info_field "$lport" used_memory_rss)
+  ru0=$(info_field "$rport" used_memory); rr0=$(info_field "$rport" used_memory_rss)
+  pipe_load limiterd-mem "$lport" "$WORK/mem.limiterd.resp" "$limits"
+  pipe_load redis-mem "$rport" "$WORK/mem.redis.resp" "$limits"
+  sleep 1
+  lu1=$(info_field "$lport" used_memory); lr1=$(info_field "$lport" used_memory_rss)
+  ru1=$(info_field "$rport" used_memory); rr1=$(info_field "$rport" used_memory_rss)
+  MEM_L_USED=$(((lu1 - lu0) / limits)); MEM_L_RSS=$(((lr1 - lr0) / limits))
+  MEM_R_USED=$(((ru1 - ru0) / limits)); MEM_R_RSS=$(((rr1 - rr0) / limits))
+  log "memory: limiterd used_memory $lu0 -> $lu1, rss $lr0 -> $lr1; redis used_memory $ru0 -> $ru1, rss $rr0 -> $rr1"
+  stop_pid "$lpid"; stop_pid "$rpid"
+  rm -f "$WORK/mem.limiterd.resp" "$WORK/mem.redis.resp"
+}
+
+# ---------------------------------------------------------------- run
+TABLES=(off)
+((quick)) || TABLES+=(always)
+PINNED=0
+if ((!quick)) && ((NPROC >= 2)) && command -v taskset >/dev/null; then PINNED=1; fi
+
+run_table off off "$THREADS" "" ""
+((quick)) || run_table always always "$THREADS" "" ""
+run_memory
+((PINNED)) && run_table pinned off 1 0 1
+t_end=$(date +%s)
+
+# ---------------------------------------------------------------- report
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+krps() { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1000 }'; }
+
+print_table() {
+  local table=$1 p pair l r
+  echo "| -P | limiterd | redis | limiterd krps | redis krps | **rps ratio** | limiterd p50 | redis p50 | p50 ratio | limiterd p99 | redis p99 | p99 ratio |"
+  echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for p in "${PIPELINES[@]}"; do
+    for pair in "PING PING" "CONSUME INCRBY" "CONSUME EVALSHA"; do
+      l="$table|$p|L:${pair% *}"; r="$table|$p|R:${pair#* }"
+      printf '| %s | %s | %s | %s | %s | **%s** | %s | %s | %s | %s | %s | %s |\n' "$p" \
+        "$(label "${pair% *}")" "$(label "${pair#* }")" \
+        "$(krps "${RPS[$l]}")" "$(krps "${RPS[$r]}")" "$(ratio "${RPS[$l]}" "${RPS[$r]}")" \
+        "${P50[$l]}" "${P50[$r]}" "$(ratio "${P50[$l]}" "${P50[$r]}")" \
+        "${P99[$l]}" "${P99[$r]}" "$(ratio "${P99[$l]}" "${P99[$r]}")"
+    done
+  done
+}
+label() {
+  case "$1" in
+    CONSUME) echo "CREDITS.CONSUME" ;; EVALSHA) echo "EVALSHA consume3.lua" ;; *) echo "$1" ;;
+  esac
+}
+
+report() {
+  local cpu redis_v lim_v
+  cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  redis_v=$("$REDIS_SERVER" --version | awk '{ print $3 }')
+  lim_v=$("$LIMITERD" --version 2>/dev/null | awk '{ print $2 }' || true)
+  echo "## limiterd / redis-server ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo
+  echo "Machine: $NPROC CPUs, $cpu; limiterd ${lim_v:-?} ($LIMITERD), redis-server ${redis_v}."
+  echo "redis-benchmark -c $CLIENTS -P {${PIPELINES[*]}} -r $RANDR --csv, -n $requests / $((requests * 5)) / $((requests * 10)) at -P 1 / 16 / 64"
+  echo "(EVALSHA at most $((requests * 2))), median of $repeat run(s);"
+  echo "key \`$KEY\` (100 orgs x 10 projects x 100 users); latencies in ms (per pipeline round trip)."
+  echo "Ratios are limiterd / redis: above 1 is limiterd faster for krps, slower for latency."
+  local table
+  for table in "${TABLES[@]}"; do
+    echo
+    case "$table" in
+      off) echo "### Persistence off, limiterd --threads ${NOTE[off.threads]:-$THREADS}, redis-server single-threaded, nothing pinned" ;;
+      always) echo "### appendonly yes, appendfsync always, limiterd --threads ${NOTE[always.threads]:-$THREADS}, nothing pinned" ;;
+    esac
+    [[ -n ${NOTE[$table]:-} ]] && { echo; echo "**Note:** ${NOTE[$table]}."; }
+    echo
+    print_table "$table"
+  done
+  echo
+  echo "### Memory per limit ($limits limits: LIMIT.SET into limiterd, HSET key limit/used/reset_at into redis)"
+  echo
+  echo "| limits | limiterd used_memory/limit | redis used_memory/limit | **ratio** | limiterd RSS/limit | redis RSS/limit | ratio |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  printf '| %s | %s B | %s B | **%s** | %s B | %s B | %s |\n' "$limits" "$MEM_L_USED" "$MEM_R_USED" \
+    "$(ratio "$MEM_L_USED" "$MEM_R_USED")" "$MEM_L_RSS" "$MEM_R_RSS" "$(ratio "$MEM_L_RSS" "$MEM_R_RSS")"
+  if ((PINNED)); then
+    echo
+    echo "### Per core: limiterd --threads ${NOTE[pinned.threads]:-1}, both servers on CPU 0 (taskset -c 0), redis-benchmark on CPU 1, persistence off"
+    echo
+    print_table pinned
+  fi
+  echo
+  echo "Wall time: build $((t_built - t_start)) s, benchmark $((t_end - t_built)) s."
+}
+
+if [[ -n $out ]]; then
+  report | tee "$out"
+else
+  report
+fi
