@@ -2,19 +2,22 @@
 # Installs what is missing, then builds and runs every test three times:
 # a normal build (warnings are errors), ASan+UBSan, and TSan. ctest runs the
 # unit tests, the in-process command tests and the black-box tests against
-# the real binary with real clients. Set LIMITERD_TEST_BUILDS to a subset
-# ("debug asan tsan") to run fewer while developing.
+# the real binary with real clients. Last, bench/compare.sh --quick starts a
+# Release limiterd beside redis-server as a smoke check of the benchmark (it
+# asserts nothing about speed). Set LIMITERD_TEST_BUILDS to a subset
+# ("debug asan tsan bench") to run fewer while developing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-builds=${LIMITERD_TEST_BUILDS:-"debug asan tsan"}
+builds=${LIMITERD_TEST_BUILDS:-"debug asan tsan bench"}
 jobs=${LIMITERD_JOBS:-$(nproc)}
 for build in $builds; do
   case $build in
     debug) flags=(-DCMAKE_BUILD_TYPE=Debug) ;;
     asan) flags=(-DCMAKE_BUILD_TYPE=Debug -DLIMITERD_SANITIZE=address) ;;
     tsan) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLIMITERD_SANITIZE=thread) ;;
+    bench) echo "=== bench smoke"; bench/compare.sh --quick; continue ;;
     *) echo "unknown build '$build'" >&2; exit 2 ;;
   esac
   echo "=== $build build"
