@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "absl/container/inlined_vector.h"
+#include "change_codec.h"
 #include "engine_impl.h"
 #include "strings.h"
 #include "xxhash.h"
@@ -50,6 +51,29 @@ struct Level {
 using Levels = absl::InlinedVector<Level, 4>;
 
 thread_local std::string t_scratch;  // DefaultFor's key buffer
+
+// Collects one operation's change records and hands them to the sink when
+// it goes out of scope. Declare it after the operation's ShardLocks, so it
+// reaches the sink while the locks are still held: the sink then sees the
+// changes of any one key in the order they took effect.
+class ChangeBatch {
+ public:
+  explicit ChangeBatch(Engine::Impl& impl) : sink_(impl.sink) {
+    if (sink_ != nullptr) t_changes.clear();
+  }
+  ~ChangeBatch() {
+    if (sink_ != nullptr && !t_changes.empty()) sink_->Record(t_changes);
+  }
+  ChangeBatch(const ChangeBatch&) = delete;
+  ChangeBatch& operator=(const ChangeBatch&) = delete;
+  bool on() const { return sink_ != nullptr; }
+  std::string& out() { return t_changes; }
+
+ private:
+  static thread_local std::string t_changes;
+  ChangeSink* sink_;
+};
+thread_local std::string ChangeBatch::t_changes;
 
 const Spec* EffectiveSpec(Engine::Impl& impl, Shard& shard, std::string_view key, Entry* entry) {
   if (entry != nullptr && entry->own) return entry->own.get();
@@ -125,6 +149,7 @@ Result<bool> Engine::Set(std::string_view key, const LimitDefinition& definition
   if (auto valid = internal::ValidateDefinition(definition); !valid) return valid.error();
   ShardLocks locks(*impl_, key);
   if (!locks.ok()) return NotInSection();
+  ChangeBatch changes(*impl_);
   Shard& shard = impl_->shards[impl_->ShardOf(key)];
   int64_t now = clock_->NowMs();
 
@@ -148,6 +173,7 @@ Result<bool> Engine::Set(std::string_view key, const LimitDefinition& definition
   if (entry == nullptr) entry = &shard.map.try_emplace(key).first->second;
   entry->own = spec;
   if (impl_->IsTopDefault(key)) impl_->PublishTopDefault(spec);
+  if (changes.on()) internal::EncodeDefine(changes.out(), key, *spec);
   return true;
 }
 
@@ -175,37 +201,11 @@ Result<size_t> Engine::Delete(std::span<const std::string_view> keys) {
                          : ShardLocks(*impl_, std::move(shard_list));
   if (!locks.ok()) return NotInSection();
 
+  ChangeBatch changes(*impl_);
   size_t deleted = 0;
   for (std::string_view key : keys) {
-    Shard& shard = impl_->shards[impl_->ShardOf(key)];
-    if (auto it = shard.map.find(key); it != shard.map.end()) {
-      shard.map.erase(it);
-      ++deleted;
-    }
-    if (!impl_->IsDefaultDeclaration(key)) continue;
-    // A default takes the counters that followed it: its parent's direct
-    // children with no definition of their own.
-    std::string_view parent = impl_->Parent(key);
-    auto is_follower = [&](const std::pair<const std::string, Entry>& kv) {
-      return !kv.second.own && impl_->Parent(kv.first) == parent;
-    };
-    auto sweep = [&](Shard& s) {
-      for (auto it = s.map.begin(); it != s.map.end();) {
-        if (is_follower(*it)) {
-          s.map.erase(it++);
-        } else {
-          ++it;
-        }
-      }
-    };
-    if (impl_->IsTopDefault(key)) {
-      for (size_t i = 0; i < impl_->shard_count; ++i) {
-        sweep(impl_->shards[i]);
-      }
-      impl_->PublishTopDefault(nullptr);
-    } else {
-      sweep(shard);
-    }
+    if (impl_->EraseKey(key)) ++deleted;
+    if (changes.on()) internal::EncodeErase(changes.out(), key);
   }
   return deleted;
 }
@@ -218,6 +218,8 @@ Result<bool> Engine::Cancel(std::string_view key) {
   if (entry == nullptr || !entry->own) return false;
   entry->own = internal::MakeSpec(entry->own->def, true, entry->own->epoch);
   if (impl_->IsTopDefault(key)) impl_->PublishTopDefault(entry->own);
+  ChangeBatch changes(*impl_);
+  if (changes.on()) internal::EncodeDefine(changes.out(), key, *entry->own);
   return true;
 }
 
@@ -275,6 +277,13 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
       }
     }
     for (size_t i = 0; i < levels.size(); ++i) after[i] = levels[i].state();
+    ChangeBatch changes(*impl_);
+    if (changes.on()) {
+      for (size_t i = 0; i < levels.size(); ++i) {
+        if (expired[i]) continue;
+        internal::EncodeCharge(changes.out(), levels[i].key, *levels[i].spec, *after[i]);
+      }
+    }
   } else {
     dry_states.resize(levels.size());
     for (size_t i = 0; i < levels.size(); ++i) {
@@ -346,8 +355,11 @@ Result<int64_t> Engine::Refund(std::string_view key, int64_t amount) {
   Levels levels;
   ResolveLevels(*impl_, shard, key, levels);
   if (levels.empty()) return NoLimit(key);
+  ChangeBatch changes(*impl_);
   for (const Level& level : levels) {
-    if (level.state() != nullptr) internal::Refund(*level.spec, level.entry->state, now, amount);
+    if (level.state() == nullptr) continue;
+    internal::Refund(*level.spec, level.entry->state, now, amount);
+    if (changes.on()) internal::EncodeState(changes.out(), level.key, *level.spec, level.entry->state);
   }
   const Level& first = levels.front();
   if (first.key != key) return int64_t{0};
@@ -411,11 +423,14 @@ Result<bool> Engine::ResetUsage(std::string_view key) {
   const Spec* spec = EffectiveSpec(*impl_, shard, key, entry);
   if (spec == nullptr) return false;
   if (entry != nullptr) {
+    ChangeBatch changes(*impl_);
     if (entry->own) {
       entry->state = internal::FreshState(*spec, clock_->NowMs());
       entry->epoch = spec->epoch;
+      if (changes.on()) internal::EncodeState(changes.out(), key, *spec, entry->state);
     } else {
       shard.map.erase(key);  // a fresh materialized counter is not kept
+      if (changes.on()) internal::EncodeErase(changes.out(), key);
     }
   }
   return true;
@@ -484,6 +499,8 @@ void Engine::Clear() {
   if (!locks.ok()) return;
   for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].map.clear();
   impl_->PublishTopDefault(nullptr);
+  ChangeBatch changes(*impl_);
+  if (changes.on()) internal::EncodeClear(changes.out());
 }
 
 size_t Engine::DropIdleCounters(size_t budget) {

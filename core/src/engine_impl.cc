@@ -73,6 +73,35 @@ const internal::Spec* Engine::Impl::DefaultFor(internal::Shard& shard, std::stri
   return it == shard.map.end() ? nullptr : it->second.own.get();
 }
 
+bool Engine::Impl::EraseKey(std::string_view key) {
+  internal::Shard& shard = shards[ShardOf(key)];
+  bool erased = false;
+  if (auto it = shard.map.find(key); it != shard.map.end()) {
+    shard.map.erase(it);
+    erased = true;
+  }
+  if (!IsDefaultDeclaration(key)) return erased;
+  // A default takes the counters that followed it: its parent's direct
+  // children with no definition of their own.
+  std::string_view parent = Parent(key);
+  auto sweep = [&](internal::Shard& s) {
+    for (auto it = s.map.begin(); it != s.map.end();) {
+      if (!it->second.own && Parent(it->first) == parent) {
+        s.map.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  };
+  if (IsTopDefault(key)) {
+    for (size_t i = 0; i < shard_count; ++i) sweep(shards[i]);
+    PublishTopDefault(nullptr);
+  } else {
+    sweep(shard);
+  }
+  return erased;
+}
+
 namespace internal {
 
 ShardLocks::ShardLocks(Engine::Impl& impl, std::string_view key) : impl_(impl) {
@@ -94,7 +123,7 @@ ShardLocks::ShardLocks(Engine::Impl& impl, std::vector<uint32_t> sorted_shards)
                       [](uint32_t s) { return t_section.Covers(s); });
     return;
   }
-  for (uint32_t s : list_) impl_.shards[s].mu.lock();
+  for (uint32_t s : list_) impl_.LockShard(s);
   held_ = true;
 }
 
@@ -104,7 +133,7 @@ void ShardLocks::LockOne(uint32_t shard) {
     ok_ = t_section.Covers(shard);
     return;
   }
-  impl_.shards[one_].mu.lock();
+  impl_.LockShard(one_);
   held_ = true;
 }
 
@@ -114,7 +143,7 @@ void ShardLocks::LockAll() {
     ok_ = t_section.count == impl_.shard_count;
     return;
   }
-  for (size_t i = 0; i < impl_.shard_count; ++i) impl_.shards[i].mu.lock();
+  for (size_t i = 0; i < impl_.shard_count; ++i) impl_.LockShard(static_cast<uint32_t>(i));
   held_ = true;
 }
 
@@ -137,7 +166,7 @@ AtomicSection::AtomicSection(Engine::Impl* impl, std::vector<uint32_t> shards)
     std::fputs("limiterd: Engine::Atomic called inside an AtomicSection\n", stderr);
     std::abort();
   }
-  for (uint32_t s : shards_) impl_->shards[s].mu.lock();
+  for (uint32_t s : shards_) impl_->LockShard(s);
   t_section = ThreadSection{impl_, shards_.data(), shards_.size()};
 }
 

@@ -49,6 +49,16 @@ struct alignas(64) Shard {  // a cache line of its own: no false sharing
   SpinMutex mu;
   absl::flat_hash_map<std::string, Entry, KeyHash, KeyEq> map;  // guarded by mu
   SpecPtr top_default;                           // "*"'s spec; guarded by mu
+  // An open snapshot has not read this shard yet: the first lock holder
+  // captures it (Engine::Impl::LockShard) before anything changes it.
+  bool capture_pending = false;                  // guarded by mu
+};
+
+// An open snapshot's shard images, each written once under its shard's
+// lock (by whoever locked it first after the cut) and taken by the reader.
+struct SnapshotCapture {
+  std::vector<std::string> images;  // [shard]; guarded by that shard's mu
+  std::vector<uint64_t> entries;    // [shard]; likewise
 };
 
 }  // namespace internal
@@ -70,6 +80,22 @@ struct Engine::Impl {
   const internal::Spec* DefaultFor(internal::Shard& shard, std::string_view key,
                                    std::string& scratch) const;
 
+  // Every lock of a shard goes through here (ShardLocks, AtomicSection),
+  // so an open snapshot captures a shard before anyone can change it.
+  void LockShard(uint32_t index) {
+    internal::Shard& shard = shards[index];
+    shard.mu.lock();
+    if (shard.capture_pending) [[unlikely]] CaptureShard(index);
+  }
+  void CaptureShard(uint32_t index);  // caller holds the shard's lock
+  // Encodes every entry of `shard` as change records; returns how many.
+  uint64_t EncodeShard(const internal::Shard& shard, std::string& out) const;
+
+  // LIMIT.DEL of one key: its entry, and for a default the counters that
+  // followed it. True if the key had an entry. Caller holds its shard's
+  // lock (every shard's for "*").
+  bool EraseKey(std::string_view key);
+
   // Caller holds every shard's lock.
   void PublishTopDefault(const internal::SpecPtr& spec) {
     for (size_t i = 0; i < shard_count; ++i) shards[i].top_default = spec;
@@ -81,6 +107,10 @@ struct Engine::Impl {
   std::unique_ptr<internal::Shard[]> shards;
   std::atomic<uint64_t> next_epoch{1};
   std::atomic<size_t> idle_sweep_cursor{0};
+  ChangeSink* sink = nullptr;  // set at start-up, before concurrent use
+  // The open snapshot, if any; set and cleared with every shard locked.
+  internal::SnapshotCapture* capture = nullptr;
+  std::atomic<bool> snapshot_open{false};
 };
 
 namespace internal {

@@ -219,19 +219,10 @@ void Charge(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount)
     }
     case Kind::kWindow: {
       auto& w = std::get<WindowState>(state);
-      int64_t current = WindowCurrentSlot(spec, now_ms);
-      if (!w.ring) {
-        w.ring = std::make_unique<int64_t[]>(static_cast<size_t>(spec.slots));
-        w.newest_slot = current;
-      }
-      // Clear the slots the ring reuses between the newest and now.
-      for (int64_t s = w.newest_slot + 1; s <= current && s <= w.newest_slot + spec.slots; ++s) {
-        w.ring[RingIndex(s, spec.slots)] = 0;
-      }
       // A clock that went back charges the newest slot: held longer, never
       // shorter.
-      w.newest_slot = std::max(w.newest_slot, current);
-      w.ring[RingIndex(w.newest_slot, spec.slots)] += amount;
+      AdvanceWindow(w, spec.slots, WindowCurrentSlot(spec, now_ms));
+      WindowSlotValue(w, spec.slots, w.newest_slot) += amount;
       return;
     }
     case Kind::kBucket: {
@@ -241,6 +232,23 @@ void Charge(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount)
       return;
     }
   }
+}
+
+void AdvanceWindow(WindowState& w, int64_t slots, int64_t slot) {
+  if (!w.ring) {
+    w.ring = std::make_unique<int64_t[]>(static_cast<size_t>(slots));
+    w.newest_slot = slot;
+    return;
+  }
+  // Clear the slots the ring reuses between the newest and `slot`.
+  for (int64_t s = w.newest_slot + 1; s <= slot && s <= w.newest_slot + slots; ++s) {
+    w.ring[RingIndex(s, slots)] = 0;
+  }
+  w.newest_slot = std::max(w.newest_slot, slot);
+}
+
+int64_t& WindowSlotValue(WindowState& w, int64_t slots, int64_t slot) {
+  return w.ring[RingIndex(slot, slots)];
 }
 
 void Refund(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount) {

@@ -92,4 +92,9 @@ int64_t QuotaPeriodStart(const Spec& spec, int64_t index);
 void Charge(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount);
 void Refund(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount);
 
+// Moves a window's newest sub-window up to `slot` (never down), zeroing
+// the ring slots it reuses; allocates a ring of `slots` if it has none.
+void AdvanceWindow(WindowState& w, int64_t slots, int64_t slot);
+int64_t& WindowSlotValue(WindowState& w, int64_t slots, int64_t slot);
+
 }  // namespace limiterd::internal

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -21,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "limiterd/changes.h"
 #include "limiterd/clock.h"
 #include "limiterd/limit.h"
 #include "limiterd/result.h"
@@ -108,6 +110,22 @@ class Engine {
   // outside it is refused with kNotInSection. Not reentrant.
   [[nodiscard]] AtomicSection Atomic(std::span<const std::string_view> keys);
   [[nodiscard]] AtomicSection AtomicAll();
+
+  // Durability (limiterd/changes.h). The sink gets every later change;
+  // nullptr stops that. Set it while no other call runs (start-up).
+  void SetChangeSink(ChangeSink* sink);
+
+  // Replays change records (a snapshot's or a log's), in order, without
+  // passing them to the sink. Error on malformed input: the records before
+  // the bad one are applied, nothing of it or after it.
+  Result<bool> ApplyChanges(std::string_view changes);
+
+  // Starts a point-in-time image of the whole engine. `at_cut` runs at the
+  // cut, with every shard locked and so no operation in progress (the log
+  // switches files there); keep it short. Error if another snapshot is
+  // still open: one at a time.
+  Result<std::unique_ptr<SnapshotReader>> StartSnapshot(
+      const std::function<void()>& at_cut = {});
 
   const Clock& clock() const { return *clock_; }
   const std::string& separator() const;

@@ -1,0 +1,260 @@
+// Copyright limiterd authors.
+#include "change_codec.h"
+
+#include <variant>
+
+#include "strings.h"
+
+namespace limiterd::internal {
+namespace {
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+void PutSigned(std::string& out, int64_t v) { PutVarint(out, ZigZag(v)); }
+
+void PutKey(std::string& out, std::string_view key) {
+  PutVarint(out, key.size());
+  out.append(key);
+}
+
+void PutHead(std::string& out, ChangeTag tag, std::string_view key, uint64_t epoch) {
+  out.push_back(static_cast<char>(tag));
+  PutKey(out, key);
+  PutVarint(out, epoch);
+}
+
+enum DefinitionFlags : uint8_t {
+  kHasHard = 1,
+  kHasSoft = 2,
+  kHasAnchor = 4,
+  kHasValidUntil = 8,
+  kHasBurst = 16,
+  kRenewable = 32,
+};
+
+void PutDefinition(std::string& out, const LimitDefinition& d) {
+  out.push_back(static_cast<char>(d.kind));
+  uint8_t flags = (d.hard ? kHasHard : 0) | (d.soft ? kHasSoft : 0) |
+                  (d.anchor_ms ? kHasAnchor : 0) | (d.valid_until_ms ? kHasValidUntil : 0) |
+                  (d.burst ? kHasBurst : 0) | (d.renewable ? kRenewable : 0);
+  out.push_back(static_cast<char>(flags));
+  if (d.hard) PutSigned(out, *d.hard);
+  if (d.soft) PutSigned(out, *d.soft);
+  PutKey(out, d.unit);
+  out.push_back(static_cast<char>(d.period.type));
+  PutSigned(out, d.period.duration_ms);
+  if (d.anchor_ms) PutSigned(out, *d.anchor_ms);
+  if (d.valid_until_ms) PutSigned(out, *d.valid_until_ms);
+  PutSigned(out, d.window_ms);
+  PutSigned(out, d.rate);
+  PutSigned(out, d.rate_per_ms);
+  if (d.burst) PutSigned(out, *d.burst);
+}
+
+// Reads what the Put* functions wrote; every read is bounds-checked and the
+// first failure sticks (ok() false) with the offset it happened at.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  bool done() const { return pos_ >= bytes_.size(); }
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  size_t pos() const { return pos_; }
+
+  void Fail(std::string_view what) {
+    if (error_.empty()) error_ = Concat({what, " at byte ", std::to_string(pos_)});
+  }
+  uint8_t Byte() {
+    if (!ok() || pos_ >= bytes_.size()) {
+      Fail("truncated change record");
+      return 0;
+    }
+    return static_cast<uint8_t>(bytes_[pos_++]);
+  }
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b = Byte();
+      if (!ok()) return 0;
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    Fail("varint too long");
+    return 0;
+  }
+  int64_t Signed() { return UnZigZag(Varint()); }
+  std::string_view Bytes() {
+    uint64_t n = Varint();
+    if (!ok()) return {};
+    if (n > bytes_.size() - pos_) {
+      Fail("length past the end of the record");
+      return {};
+    }
+    std::string_view s = bytes_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  std::string_view bytes_;
+  size_t pos_ = 0;
+  std::string error_;
+};
+
+void ReadDefinition(Reader& in, LimitDefinition& d) {
+  uint8_t kind = in.Byte();
+  if (kind > static_cast<uint8_t>(Kind::kBucket)) return in.Fail("unknown limit kind");
+  d.kind = static_cast<Kind>(kind);
+  uint8_t flags = in.Byte();
+  if (flags >= 64) return in.Fail("unknown definition flags");
+  if (flags & kHasHard) d.hard = in.Signed();
+  if (flags & kHasSoft) d.soft = in.Signed();
+  d.unit = std::string(in.Bytes());
+  uint8_t period = in.Byte();
+  if (period > static_cast<uint8_t>(PeriodType::kDuration)) return in.Fail("unknown period type");
+  d.period.type = static_cast<PeriodType>(period);
+  d.period.duration_ms = in.Signed();
+  if (flags & kHasAnchor) d.anchor_ms = in.Signed();
+  if (flags & kHasValidUntil) d.valid_until_ms = in.Signed();
+  d.window_ms = in.Signed();
+  d.rate = in.Signed();
+  d.rate_per_ms = in.Signed();
+  if (flags & kHasBurst) d.burst = in.Signed();
+  d.renewable = (flags & kRenewable) != 0;
+  if (!in.ok()) return;
+  // As the engine keeps them: valid, and resolved (anchor, burst, hard).
+  if (auto valid = ValidateDefinition(d); !valid) {
+    return in.Fail(Concat({"invalid definition (", valid.error().message, ")"}));
+  }
+  if (!(ResolveDefinition(d, nullptr, 0) == d)) return in.Fail("unresolved definition");
+}
+
+}  // namespace
+
+void EncodeDefine(std::string& out, std::string_view key, const Spec& spec) {
+  PutHead(out, ChangeTag::kDefine, key, spec.epoch);
+  out.push_back(spec.cancelled ? 1 : 0);
+  PutDefinition(out, spec.def);
+}
+
+void EncodeErase(std::string& out, std::string_view key) {
+  out.push_back(static_cast<char>(ChangeTag::kErase));
+  PutKey(out, key);
+}
+
+void EncodeClear(std::string& out) { out.push_back(static_cast<char>(ChangeTag::kClear)); }
+
+void EncodeState(std::string& out, std::string_view key, const Spec& spec,
+                 const LevelState& state) {
+  if (const auto* q = std::get_if<QuotaState>(&state)) {
+    PutHead(out, ChangeTag::kQuota, key, spec.epoch);
+    PutSigned(out, q->period.index);
+    PutSigned(out, q->period.start_ms);
+    PutSigned(out, q->period.end_ms);
+    PutSigned(out, q->consumed);
+  } else if (const auto* w = std::get_if<WindowState>(&state)) {
+    PutHead(out, ChangeTag::kWindowRing, key, spec.epoch);
+    PutVarint(out, static_cast<uint64_t>(spec.slots));
+    PutSigned(out, w->newest_slot);
+    int64_t n = w->ring ? spec.slots : 0;
+    PutVarint(out, static_cast<uint64_t>(n));
+    for (int64_t i = 0; i < n; ++i) PutSigned(out, w->ring[static_cast<size_t>(i)]);
+  } else {
+    const auto& b = std::get<BucketState>(state);
+    PutHead(out, ChangeTag::kBucket, key, spec.epoch);
+    PutSigned(out, static_cast<int64_t>(b.tat >> 64));
+    PutVarint(out, static_cast<uint64_t>(b.tat));
+  }
+}
+
+void EncodeCharge(std::string& out, std::string_view key, const Spec& spec,
+                  const LevelState& state) {
+  const auto* w = std::get_if<WindowState>(&state);
+  if (w == nullptr || !w->ring) return EncodeState(out, key, spec, state);
+  PutHead(out, ChangeTag::kWindowSlot, key, spec.epoch);
+  PutVarint(out, static_cast<uint64_t>(spec.slots));
+  PutSigned(out, w->newest_slot);
+  int64_t index = w->newest_slot % spec.slots;
+  if (index < 0) index += spec.slots;
+  PutSigned(out, w->ring[static_cast<size_t>(index)]);
+}
+
+std::optional<std::vector<Change>> DecodeChanges(std::string_view bytes, std::string* error) {
+  std::vector<Change> changes;
+  Reader in(bytes);
+  while (in.ok() && !in.done()) {
+    Change c;
+    uint8_t tag = in.Byte();
+    if (tag < static_cast<uint8_t>(ChangeTag::kDefine) ||
+        tag > static_cast<uint8_t>(ChangeTag::kClear)) {
+      in.Fail("unknown change tag");
+      break;
+    }
+    c.tag = static_cast<ChangeTag>(tag);
+    if (c.tag != ChangeTag::kClear) c.key = in.Bytes();
+    if (c.tag != ChangeTag::kClear && c.tag != ChangeTag::kErase) c.epoch = in.Varint();
+    switch (c.tag) {
+      case ChangeTag::kDefine: {
+        uint8_t cancelled = in.Byte();
+        if (cancelled > 1) in.Fail("bad cancelled flag");
+        c.cancelled = cancelled == 1;
+        ReadDefinition(in, c.definition);
+        if (c.epoch == 0) in.Fail("definition without an epoch");
+        break;
+      }
+      case ChangeTag::kQuota:
+        c.quota.period.index = in.Signed();
+        c.quota.period.start_ms = in.Signed();
+        c.quota.period.end_ms = in.Signed();
+        c.quota.consumed = in.Signed();
+        if (c.quota.consumed < 0 || c.quota.period.start_ms > c.quota.period.end_ms) {
+          in.Fail("bad quota state");
+        }
+        break;
+      case ChangeTag::kWindowSlot:
+      case ChangeTag::kWindowRing: {
+        c.slots = static_cast<int64_t>(in.Varint());
+        c.newest_slot = in.Signed();
+        if (c.slots < 1 || c.slots > kMaxWindowSlots) in.Fail("bad window size");
+        uint64_t n = c.tag == ChangeTag::kWindowSlot ? 1 : in.Varint();
+        if (n != 0 && n != 1 && n != static_cast<uint64_t>(c.slots)) in.Fail("bad ring length");
+        if (c.tag == ChangeTag::kWindowRing && n == 1 && c.slots != 1) in.Fail("bad ring length");
+        for (uint64_t i = 0; in.ok() && i < n; ++i) {
+          c.values.push_back(in.Signed());
+          if (c.values.back() < 0) in.Fail("negative window usage");
+        }
+        break;
+      }
+      case ChangeTag::kBucket: {
+        int64_t high = in.Signed();
+        uint64_t low = in.Varint();
+        c.tat = static_cast<__int128>(static_cast<unsigned __int128>(high) << 64 | low);
+        break;
+      }
+      case ChangeTag::kErase:
+      case ChangeTag::kClear: break;
+    }
+    if (in.ok() && c.tag != ChangeTag::kClear && c.tag != ChangeTag::kErase && c.epoch == 0) {
+      in.Fail("state without an epoch");
+    }
+    if (in.ok()) changes.push_back(std::move(c));
+  }
+  if (!in.ok()) {
+    if (error != nullptr) *error = in.error();
+    return std::nullopt;
+  }
+  return changes;
+}
+
+}  // namespace limiterd::internal

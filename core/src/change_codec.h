@@ -1,0 +1,76 @@
+// Copyright limiterd authors.
+// The bytes of change records (limiterd/changes.h): what the engine hands
+// its ChangeSink, what a snapshot holds, what ApplyChanges reads.
+//
+//   change  := tag:u8 fields
+//   kDefine     key epoch cancelled:u8 definition  the key's own definition
+//   kErase      key                                LIMIT.DEL of one key
+//   kQuota      key epoch index start end consumed
+//   kWindowSlot key epoch slots newest value       one sub-window's value
+//   kWindowRing key epoch slots newest n value*n   the whole ring (n: 0 or slots)
+//   kBucket     key epoch tat_high tat_low
+//   kClear                                         FLUSHALL
+//   key := varint length, bytes; numbers are varints, signed ones zigzag.
+//
+// Every state record sets a value (never adds one), so a record applied
+// twice in a row changes nothing more. Little-endian, no padding; the
+// files that hold these records carry the format version.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "definition.h"
+#include "level_state.h"
+
+namespace limiterd::internal {
+
+enum class ChangeTag : uint8_t {
+  kDefine = 1,
+  kErase = 2,
+  kQuota = 3,
+  kWindowSlot = 4,
+  kWindowRing = 5,
+  kBucket = 6,
+  kClear = 7,
+};
+
+void EncodeDefine(std::string& out, std::string_view key, const Spec& spec);
+void EncodeErase(std::string& out, std::string_view key);
+void EncodeClear(std::string& out);
+// The whole state of a counter charged under `spec`.
+void EncodeState(std::string& out, std::string_view key, const Spec& spec,
+                 const LevelState& state);
+// What a Charge changed: like EncodeState, but a window sends only its
+// newest sub-window.
+void EncodeCharge(std::string& out, std::string_view key, const Spec& spec,
+                  const LevelState& state);
+
+// One decoded change. `key` points into the decoded bytes.
+struct Change {
+  ChangeTag tag = ChangeTag::kClear;
+  std::string_view key;
+  uint64_t epoch = 0;
+  // kDefine
+  bool cancelled = false;
+  LimitDefinition definition;
+  // states
+  int64_t slots = 0;
+  QuotaState quota;
+  int64_t newest_slot = 0;
+  std::vector<int64_t> values;  // kWindowSlot: one; kWindowRing: 0 or slots
+  __int128 tat = 0;
+};
+
+// Decodes every change in `bytes`; nullopt with `error` (what and at which
+// byte) on malformed input. Definitions are checked (ValidateDefinition,
+// and resolved as the engine keeps them).
+std::optional<std::vector<Change>> DecodeChanges(std::string_view bytes, std::string* error);
+
+// The largest ring a record may declare: far above any window's (61).
+inline constexpr int64_t kMaxWindowSlots = 4096;
+
+}  // namespace limiterd::internal

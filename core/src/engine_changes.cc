@@ -1,0 +1,226 @@
+// Copyright limiterd authors.
+// The Engine's durability side (limiterd/changes.h): replaying change
+// records, and point-in-time snapshots without stopping the world.
+//
+// A snapshot's cut takes every shard's lock once, marks every shard
+// "capture pending" and releases them. From then on, whoever locks a
+// pending shard first (an operation about to change it, or the snapshot's
+// reader) encodes the shard as it still is, at the cut, before doing
+// anything else (Impl::LockShard). So the image is the state at the cut,
+// operations never wait for the reader, and only shards changed while the
+// snapshot is read are copied; no fork(), no global pause beyond the cut.
+#include <algorithm>
+#include <variant>
+
+#include "change_codec.h"
+#include "engine_impl.h"
+#include "limiterd/engine.h"
+#include "strings.h"
+
+namespace limiterd {
+
+using internal::Change;
+using internal::ChangeTag;
+using internal::Entry;
+using internal::Shard;
+using internal::ShardLocks;
+
+namespace {
+
+thread_local std::string t_default_key;
+
+Error NotInSectionError() {
+  return Error{ErrorCode::kNotInSection, "key outside the current atomic section"};
+}
+
+const internal::Spec* EffectiveSpecOf(Engine::Impl& impl, Shard& shard, std::string_view key,
+                                      const Entry& entry) {
+  if (entry.own) return entry.own.get();
+  return impl.DefaultFor(shard, key, t_default_key);
+}
+
+bool KindMatches(ChangeTag tag, Kind kind) {
+  switch (tag) {
+    case ChangeTag::kQuota: return kind == Kind::kQuota;
+    case ChangeTag::kWindowSlot:
+    case ChangeTag::kWindowRing: return kind == Kind::kWindow;
+    case ChangeTag::kBucket: return kind == Kind::kBucket;
+    default: return false;
+  }
+}
+
+// Sets a counter's state from a state record. Caller holds the lock.
+Result<bool> ApplyState(Engine::Impl& impl, Shard& shard, const Change& c) {
+  Entry& entry = shard.map.try_emplace(c.key).first->second;
+  // Under the spec it was charged under, a state must be of its kind and
+  // shape; a state of another epoch is kept but never read.
+  if (const internal::Spec* spec = EffectiveSpecOf(impl, shard, c.key, entry);
+      spec != nullptr && spec->epoch == c.epoch) {
+    if (!KindMatches(c.tag, spec->def.kind) ||
+        (spec->def.kind == Kind::kWindow && spec->slots != c.slots)) {
+      return InvalidArgument(
+          internal::Concat({"state of '", c.key, "' does not match its definition"}));
+    }
+  }
+  switch (c.tag) {
+    case ChangeTag::kQuota: entry.state = c.quota; break;
+    case ChangeTag::kBucket: entry.state = internal::BucketState{c.tat}; break;
+    case ChangeTag::kWindowRing: {
+      internal::WindowState w{c.newest_slot, nullptr};
+      if (!c.values.empty()) {
+        w.ring = std::make_unique<int64_t[]>(static_cast<size_t>(c.slots));
+        std::copy(c.values.begin(), c.values.end(), w.ring.get());
+      }
+      entry.state = std::move(w);
+      break;
+    }
+    case ChangeTag::kWindowSlot: {
+      auto* w = std::get_if<internal::WindowState>(&entry.state);
+      if (entry.epoch != c.epoch || w == nullptr) {
+        entry.state = internal::WindowState{c.newest_slot, nullptr};
+        w = &std::get<internal::WindowState>(entry.state);
+      }
+      internal::AdvanceWindow(*w, c.slots, c.newest_slot);
+      internal::WindowSlotValue(*w, c.slots, c.newest_slot) = c.values.front();
+      break;
+    }
+    default: break;
+  }
+  entry.epoch = c.epoch;
+  return true;
+}
+
+void NoteEpoch(Engine::Impl& impl, uint64_t epoch) {
+  uint64_t next = impl.next_epoch.load(std::memory_order_relaxed);
+  while (next <= epoch &&
+         !impl.next_epoch.compare_exchange_weak(next, epoch + 1, std::memory_order_relaxed)) {
+  }
+}
+
+class EngineSnapshotReader final : public SnapshotReader {
+ public:
+  explicit EngineSnapshotReader(Engine::Impl& impl) : impl_(impl) {
+    capture_.images.resize(impl.shard_count);
+    capture_.entries.resize(impl.shard_count);
+  }
+
+  ~EngineSnapshotReader() override {
+    // Abandoned early: no shard may capture into us after we are gone.
+    for (size_t i = next_; i < impl_.shard_count; ++i) {
+      Shard& shard = impl_.shards[i];
+      shard.mu.lock();
+      shard.capture_pending = false;
+      shard.mu.unlock();
+    }
+    impl_.capture = nullptr;  // no shard is pending: nobody reads it now
+    impl_.snapshot_open.store(false, std::memory_order_release);
+  }
+
+  bool Next(std::string& out) override {
+    if (next_ >= impl_.shard_count) return false;
+    auto index = static_cast<uint32_t>(next_++);
+    impl_.LockShard(index);  // captures the shard if nobody has yet
+    std::string image = std::move(capture_.images[index]);
+    entries_ += capture_.entries[index];
+    impl_.shards[index].mu.unlock();
+    out.append(image);
+    return true;
+  }
+
+  uint64_t entries() const override { return entries_; }
+
+  internal::SnapshotCapture* capture() { return &capture_; }
+
+ private:
+  Engine::Impl& impl_;
+  internal::SnapshotCapture capture_;
+  size_t next_ = 0;
+  uint64_t entries_ = 0;
+};
+
+}  // namespace
+
+uint64_t Engine::Impl::EncodeShard(const Shard& shard_in, std::string& out) const {
+  auto& shard = const_cast<Shard&>(shard_in);  // DefaultFor's lookup only reads
+  auto& self = const_cast<Engine::Impl&>(*this);
+  // Definitions first, so every state follows the spec it was charged
+  // under when the image is applied.
+  for (const auto& [key, entry] : shard.map) {
+    if (entry.own) internal::EncodeDefine(out, key, *entry.own);
+  }
+  for (const auto& [key, entry] : shard.map) {
+    const internal::Spec* spec = EffectiveSpecOf(self, shard, key, entry);
+    // A state of another epoch reads as fresh: it is left out, and a
+    // materialized counter with nothing else is dropped (SPEC: allowed).
+    if (spec == nullptr || entry.epoch != spec->epoch) continue;
+    internal::EncodeState(out, key, *spec, entry.state);
+  }
+  return shard.map.size();
+}
+
+void Engine::Impl::CaptureShard(uint32_t index) {
+  Shard& shard = shards[index];
+  capture->entries[index] = EncodeShard(shard, capture->images[index]);
+  shard.capture_pending = false;
+}
+
+void Engine::SetChangeSink(ChangeSink* sink) { impl_->sink = sink; }
+
+Result<bool> Engine::ApplyChanges(std::string_view bytes) {
+  std::string error;
+  auto changes = internal::DecodeChanges(bytes, &error);
+  if (!changes) return InvalidArgument(error);
+  for (const Change& c : *changes) {
+    if (c.tag == ChangeTag::kClear) {
+      ShardLocks locks(*impl_, ShardLocks::All{});
+      if (!locks.ok()) return NotInSectionError();
+      for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].map.clear();
+      impl_->PublishTopDefault(nullptr);
+      continue;
+    }
+    if (c.tag != ChangeTag::kErase && c.tag != ChangeTag::kDefine &&
+        impl_->HasStarSegment(c.key)) {
+      return InvalidArgument(internal::Concat({"a state for the default key '", c.key, "'"}));
+    }
+    if (c.tag == ChangeTag::kDefine && impl_->HasStarSegment(c.key) &&
+        !impl_->IsDefaultDeclaration(c.key)) {
+      return InvalidArgument(internal::Concat({"a definition for the key '", c.key, "'"}));
+    }
+    ShardLocks locks(*impl_, c.key);
+    if (!locks.ok()) return NotInSectionError();
+    Shard& shard = impl_->shards[impl_->ShardOf(c.key)];
+    switch (c.tag) {
+      case ChangeTag::kDefine: {
+        internal::SpecPtr spec = internal::MakeSpec(c.definition, c.cancelled, c.epoch);
+        shard.map.try_emplace(c.key).first->second.own = spec;
+        if (impl_->IsTopDefault(c.key)) impl_->PublishTopDefault(spec);
+        NoteEpoch(*impl_, c.epoch);
+        break;
+      }
+      case ChangeTag::kErase: impl_->EraseKey(c.key); break;
+      default: {
+        if (auto applied = ApplyState(*impl_, shard, c); !applied) return applied;
+        NoteEpoch(*impl_, c.epoch);
+        break;
+      }
+    }
+  }
+  return true;
+}
+
+Result<std::unique_ptr<SnapshotReader>> Engine::StartSnapshot(const std::function<void()>& at_cut) {
+  if (impl_->snapshot_open.exchange(true, std::memory_order_acq_rel)) {
+    return InvalidArgument("a snapshot is already in progress");
+  }
+  auto reader = std::make_unique<EngineSnapshotReader>(*impl_);
+  // The cut: no operation runs while every shard is locked. Plain locks:
+  // nothing is pending yet.
+  for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].mu.lock();
+  impl_->capture = reader->capture();
+  for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].capture_pending = true;
+  if (at_cut) at_cut();
+  for (size_t i = impl_->shard_count; i-- > 0;) impl_->shards[i].mu.unlock();
+  return std::unique_ptr<SnapshotReader>(std::move(reader));
+}
+
+}  // namespace limiterd

@@ -1,0 +1,327 @@
+// Copyright limiterd authors.
+// limiterd/changes.h: what the engine records is enough to rebuild it.
+//  - replay: an engine fed every change record of another, in order, ends
+//    in the same state (USAGE.GET and LIMIT.GET of every key, now and
+//    later), whatever the clock says at replay; twice in a row changes
+//    nothing more;
+//  - snapshot: the image is the state at the cut, however the engine
+//    changes while it is read, and image + the records after the cut
+//    rebuild the final state, with threads consuming meanwhile;
+//  - malformed records are refused, never crash, and change nothing.
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "test_util.h"
+
+using namespace lt;  // NOLINT
+
+namespace {
+
+constexpr int64_t T0 = k2024_02_29_12;
+
+class Recorder final : public ChangeSink {
+ public:
+  void Record(std::string_view changes) override {
+    std::lock_guard lock(mu_);
+    records_.emplace_back(changes);
+  }
+  std::vector<std::string> Take() {
+    std::lock_guard lock(mu_);
+    return std::move(records_);
+  }
+  size_t size() {
+    std::lock_guard lock(mu_);
+    return records_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> records_;
+};
+
+std::vector<std::string> AllKeys(const Engine& e) {
+  std::vector<std::string> keys;
+  uint64_t cursor = 0;
+  do {
+    ScanPage page = e.Scan(cursor, 100);
+    keys.insert(keys.end(), page.keys.begin(), page.keys.end());
+    cursor = page.next_cursor;
+  } while (cursor != 0);
+  return keys;
+}
+
+// What a client can see of `key`: its definition and its usage report.
+std::string Describe(const Engine& e, const std::string& key) {
+  std::ostringstream s;
+  auto info = e.Get(key);
+  REQUIRE(info.ok());
+  if (*info) {
+    const LimitDefinition& d = (*info)->definition;
+    s << "def kind=" << static_cast<int>(d.kind) << " hard=" << d.hard.value_or(-1)
+      << " soft=" << d.soft.value_or(-1) << " unit=" << d.unit
+      << " period=" << PeriodName(d.period) << " anchor=" << d.anchor_ms.value_or(-1)
+      << " renew=" << d.renewable << " until=" << d.valid_until_ms.value_or(-1)
+      << " window=" << d.window_ms << " rate=" << d.rate << "/" << d.rate_per_ms
+      << " burst=" << d.burst.value_or(-1) << " cancelled=" << (*info)->cancelled
+      << " source=" << (*info)->source;
+  }
+  if (key.find('*') == std::string::npos) {
+    auto usage = e.Usage(key);
+    REQUIRE(usage.ok());
+    if (*usage) {
+      const UsageReport& u = **usage;
+      s << " | status=" << StatusName(u.status) << " consumed=" << u.consumed
+        << " remaining=" << u.remaining.value_or(-1) << " start=" << u.period_start_ms
+        << " resets=" << u.resets_at_ms.value_or(-1) << " source=" << u.source;
+    }
+  }
+  return s.str();
+}
+
+// Both engines read `clock`; compares every key of either, at now and at
+// later times (window rings and bucket debts show there).
+void RequireSameState(const Engine& a, const Engine& b, AdjustableClock& clock) {
+  std::set<std::string> keys;
+  for (auto& k : AllKeys(a)) keys.insert(k);
+  for (auto& k : AllKeys(b)) keys.insert(k);
+  int64_t now = clock.NowMs();
+  for (int64_t later : {int64_t{0}, 700 * int64_t{1}, 20 * kSecond, 2 * kMinute, 40 * kDay}) {
+    clock.Set(now + later);
+    for (const std::string& key : keys) {
+      INFO("key " << key << " at now+" << later);
+      REQUIRE(Describe(a, key) == Describe(b, key));
+    }
+  }
+  clock.Set(now);
+}
+
+LimitDefinition RandomDefinition(std::mt19937_64& rng) {
+  LimitDefinition d;
+  switch (rng() % 6) {
+    case 0: d = Quota(50 + static_cast<int64_t>(rng() % 100)); break;
+    case 1: d = Quota(100, Monthly()); break;
+    case 2: d = WithSoft(Quota(30, Every(10 * kSecond)), 20); break;
+    case 3: d = Window(40, kMinute); break;
+    case 4: d = Bucket(10, kSecond, 20); break;
+    default: d = Quota(std::nullopt); d.unit = "tokens"; break;
+  }
+  if (rng() % 10 == 0) d.valid_until_ms = T0 + 5 * kMinute;
+  return d;
+}
+
+// A random operation over a small hierarchy with defaults.
+void RandomOp(Engine& e, std::mt19937_64& rng, AdjustableClock* clock) {
+  static const char* kKeys[] = {"org:a", "org:a/p:1", "org:a/p:2", "org:a/p:1/u:1",
+                                "org:a/p:1/u:2", "org:b", "org:b/u:9", "org:c/x"};
+  static const char* kDefaults[] = {"org:a/*", "org:a/p:1/*", "*", "org:b/*"};
+  std::string key = kKeys[rng() % std::size(kKeys)];
+  int op = static_cast<int>(rng() % 100);
+  if (op < 50) {
+    ConsumeOptions o;
+    o.force = rng() % 8 == 0;
+    (void)e.Consume(key, static_cast<int64_t>(rng() % 7), o);
+  } else if (op < 60) {
+    (void)e.Refund(key, static_cast<int64_t>(rng() % 5));
+  } else if (op < 72) {
+    (void)e.Set(key, RandomDefinition(rng));
+  } else if (op < 80) {
+    (void)e.Set(kDefaults[rng() % std::size(kDefaults)], RandomDefinition(rng));
+  } else if (op < 84) {
+    (void)e.Cancel(rng() % 2 ? key : std::string(kDefaults[rng() % std::size(kDefaults)]));
+  } else if (op < 88) {
+    std::string_view k = rng() % 3 ? std::string_view(key) : kDefaults[rng() % std::size(kDefaults)];
+    (void)e.Delete(std::span<const std::string_view>(&k, 1));
+  } else if (op < 92) {
+    (void)e.ResetUsage(key);
+  } else if (op < 93) {
+    if (rng() % 4 == 0) e.Clear();
+  } else if (op < 95) {
+    (void)e.DropIdleCounters(3);
+  } else if (clock != nullptr) {
+    clock->Advance(static_cast<int64_t>(rng() % 20'000));  // windows, buckets, 10s periods
+  }
+}
+
+}  // namespace
+
+TEST_CASE("changes: replaying every record rebuilds the same state", "[changes]") {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    INFO("seed " << seed);
+    AdjustableClock clock(T0);
+    Recorder recorder;
+    Engine live(EngineOptions{"/", &clock});
+    live.SetChangeSink(&recorder);
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < 400; ++i) RandomOp(live, rng, &clock);
+
+    // Replayed a day later: the clock plays no part in a replay.
+    AdjustableClock replay_clock(T0 + kDay);
+    Engine replica(EngineOptions{"/", &replay_clock});
+    std::vector<std::string> records = recorder.Take();
+    REQUIRE(!records.empty());
+    for (const std::string& r : records) REQUIRE(replica.ApplyChanges(r).ok());
+    Engine twice(EngineOptions{"/", &replay_clock});
+    for (const std::string& r : records) {
+      REQUIRE(twice.ApplyChanges(r).ok());
+      REQUIRE(twice.ApplyChanges(r).ok());
+    }
+
+    Engine replica_on_clock(EngineOptions{"/", &clock});
+    for (const std::string& r : records) REQUIRE(replica_on_clock.ApplyChanges(r).ok());
+    Engine twice_on_clock(EngineOptions{"/", &clock});
+    for (const std::string& r : records) {
+      REQUIRE(twice_on_clock.ApplyChanges(r).ok());
+      REQUIRE(twice_on_clock.ApplyChanges(r).ok());
+    }
+    RequireSameState(live, replica_on_clock, clock);
+    RequireSameState(live, twice_on_clock, clock);
+
+    // The replica goes on as the original would.
+    std::mt19937_64 rng_a(seed * 7), rng_b(seed * 7);
+    for (int i = 0; i < 100; ++i) {
+      RandomOp(live, rng_a, nullptr);
+      RandomOp(replica_on_clock, rng_b, nullptr);
+    }
+    RequireSameState(live, replica_on_clock, clock);
+  }
+}
+
+TEST_CASE("changes: a denied, DRYRUN or read-only call records nothing", "[changes]") {
+  AdjustableClock clock(T0);
+  Recorder recorder;
+  Engine e(EngineOptions{"/", &clock});
+  e.SetChangeSink(&recorder);
+  REQUIRE(*e.Set("org", Quota(5)));
+  REQUIRE(recorder.size() == 1);
+  REQUIRE(e.Consume("org", 6)->allowed == false);
+  ConsumeOptions dry;
+  dry.dry_run = true;
+  REQUIRE(e.Consume("org", 1, dry)->allowed);
+  REQUIRE(e.Consume("org", 0)->allowed);  // a peek
+  (void)e.Usage("org");
+  (void)e.Get("org");
+  REQUIRE(recorder.size() == 1);
+  REQUIRE(e.Consume("org", 2)->allowed);
+  REQUIRE(recorder.size() == 2);
+  e.SetChangeSink(nullptr);
+  REQUIRE(e.Consume("org", 1)->allowed);
+  REQUIRE(recorder.size() == 2);
+}
+
+TEST_CASE("changes: a snapshot is the state at its cut", "[changes][snapshot]") {
+  AdjustableClock clock(T0);
+  Recorder recorder;
+  Engine live(EngineOptions{"/", &clock, 16});
+  live.SetChangeSink(&recorder);
+  std::mt19937_64 rng(99);
+  for (int i = 0; i < 600; ++i) RandomOp(live, rng, &clock);
+
+  // The state at the cut, kept in a replica fed the same records.
+  Engine at_cut(EngineOptions{"/", &clock, 16});
+  size_t records_at_cut = 0;
+  auto snapshot = live.StartSnapshot([&] { records_at_cut = recorder.size(); });
+  REQUIRE(snapshot.ok());
+  REQUIRE(!live.StartSnapshot().ok());  // one at a time
+  std::vector<std::string> records = recorder.Take();
+  REQUIRE(records.size() == records_at_cut);
+  for (const auto& r : records) REQUIRE(at_cut.ApplyChanges(r).ok());
+
+  // Read half, change everything, read the rest.
+  std::string image;
+  for (int i = 0; i < 8; ++i) REQUIRE((*snapshot)->Next(image));
+  for (int i = 0; i < 600; ++i) RandomOp(live, rng, nullptr);
+  while ((*snapshot)->Next(image)) {
+  }
+  REQUIRE((*snapshot)->entries() > 0);
+  Engine restored(EngineOptions{"/", &clock, 64});  // any shard count
+  REQUIRE(restored.ApplyChanges(image).ok());
+  RequireSameState(at_cut, restored, clock);
+
+  // Image + the records after the cut = now.
+  for (const auto& r : recorder.Take()) REQUIRE(restored.ApplyChanges(r).ok());
+  RequireSameState(live, restored, clock);
+  snapshot->reset();
+  REQUIRE(live.StartSnapshot().ok());  // closed: another may start
+}
+
+TEST_CASE("changes: snapshot + later records while threads consume", "[changes][snapshot]") {
+  AdjustableClock clock(T0);
+  Recorder recorder;
+  Engine live(EngineOptions{"/", &clock, 64});
+  live.SetChangeSink(&recorder);
+  REQUIRE(*live.Set("*", Quota(1'000'000)));
+  REQUIRE(*live.Set("org:0/*", Window(1'000'000, kMinute)));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(static_cast<uint64_t>(t));
+      for (int i = 0; i < 20'000 && !stop.load(); ++i) {
+        std::string key = "org:" + std::to_string(rng() % 40) + "/u:" + std::to_string(rng() % 5);
+        (void)live.Consume(key, 1 + static_cast<int64_t>(rng() % 3));
+        if (i % 50 == 0) (void)live.Refund(key, 1);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  size_t cut = 0;
+  auto snapshot = live.StartSnapshot([&] { cut = recorder.size(); });
+  REQUIRE(snapshot.ok());
+  std::string image;
+  while ((*snapshot)->Next(image)) {
+  }
+  for (auto& th : threads) th.join();
+  std::vector<std::string> records = recorder.Take();
+  REQUIRE(cut <= records.size());
+  Engine restored(EngineOptions{"/", &clock, 64});
+  REQUIRE(restored.ApplyChanges(image).ok());
+  for (size_t i = cut; i < records.size(); ++i) REQUIRE(restored.ApplyChanges(records[i]).ok());
+  RequireSameState(live, restored, clock);
+}
+
+TEST_CASE("changes: malformed records are refused and change nothing", "[changes]") {
+  AdjustableClock clock(T0);
+  Recorder recorder;
+  Engine e(EngineOptions{"/", &clock});
+  e.SetChangeSink(&recorder);
+  REQUIRE(*e.Set("org", Quota(100, Monthly())));
+  REQUIRE(*e.Set("org/*", Window(10, kMinute)));
+  REQUIRE(*e.Set("b", Bucket(5, kSecond)));
+  REQUIRE(e.Consume("org/u", 3)->allowed);
+  REQUIRE(e.Consume("b", 2)->allowed);
+  std::string all;
+  for (const auto& r : recorder.Take()) all += r;
+
+  // Every prefix: applies or is refused, never crashes; a refused one
+  // leaves an empty engine.
+  for (size_t n = 0; n < all.size(); ++n) {
+    Engine target(EngineOptions{"/", &clock});
+    auto r = target.ApplyChanges(std::string_view(all).substr(0, n));
+    if (!r.ok()) REQUIRE(target.Size() == 0);
+  }
+  // Every byte flipped: never crashes (ASan/UBSan watch), and an error
+  // names a byte offset.
+  size_t refused = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    for (uint8_t mask : {0x01, 0x80, 0xff}) {
+      std::string bad = all;
+      bad[i] = static_cast<char>(bad[i] ^ mask);
+      Engine target(EngineOptions{"/", &clock});
+      auto r = target.ApplyChanges(bad);
+      if (!r.ok()) {
+        ++refused;
+        REQUIRE(!r.error().message.empty());
+      } else {
+        (void)target.Consume("org/u", 1);  // whatever it holds stays usable
+        (void)target.Usage("b");
+      }
+    }
+  }
+  REQUIRE(refused > 0);
+  Engine target(EngineOptions{"/", &clock});
+  auto r = target.ApplyChanges(std::string("\x09", 1));
+  REQUIRE(!r.ok());
+  REQUIRE(r.error().message.find("unknown change tag at byte 1") != std::string::npos);
+}
