@@ -142,6 +142,10 @@ void ReadDefinition(Reader& in, LimitDefinition& d) {
 
 }  // namespace
 
+void EncodeDefinition(std::string& out, const LimitDefinition& definition) {
+  PutDefinition(out, definition);
+}
+
 void EncodeDefine(std::string& out, std::string_view key, const Spec& spec) {
   PutHead(out, ChangeTag::kDefine, key, spec.epoch);
   out.push_back(spec.cancelled ? 1 : 0);

@@ -38,6 +38,8 @@ enum class ChangeTag : uint8_t {
   kClear = 7,
 };
 
+// A definition alone (the interning key of specs).
+void EncodeDefinition(std::string& out, const LimitDefinition& definition);
 void EncodeDefine(std::string& out, std::string_view key, const Spec& spec);
 void EncodeErase(std::string& out, std::string_view key);
 void EncodeClear(std::string& out);

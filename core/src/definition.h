@@ -17,8 +17,9 @@ struct Spec {
   LimitDefinition def;  // resolved: anchor_ms set, bucket burst and hard set
   bool cancelled = false;
   // A counter's state belongs to the epoch it was charged under; a spec
-  // with another epoch sees it as fresh. Kept across changes that keep
-  // usage (hard, soft, ...), new when usage starts afresh.
+  // with another epoch sees it as fresh. Numbered per key: kept across
+  // changes that keep usage (hard, soft, ...), the next number when usage
+  // starts afresh.
   uint64_t epoch = 0;
 
   // Derived once, used on every consume.

@@ -166,10 +166,14 @@ Result<bool> Engine::Set(std::string_view key, const LimitDefinition& definition
   // a materialized counter followed.
   const Spec* previous = entry != nullptr ? EffectiveSpec(*impl_, shard, key, entry) : nullptr;
   LimitDefinition resolved = internal::ResolveDefinition(definition, previous, now);
-  uint64_t epoch = previous && internal::SameUsageBasis(previous->def, resolved)
-                       ? previous->epoch
-                       : impl_->next_epoch.fetch_add(1, std::memory_order_relaxed);
-  SpecPtr spec = internal::MakeSpec(std::move(resolved), false, epoch);
+  // Epochs number the usage bases of one key's (or one default's) chain of
+  // definitions: a new basis gets the next number, so it never matches a
+  // state charged under an earlier one. They are not unique across keys,
+  // which is what lets identical definitions share one interned Spec.
+  uint64_t epoch = previous == nullptr ? 1
+                   : internal::SameUsageBasis(previous->def, resolved) ? previous->epoch
+                                                                        : previous->epoch + 1;
+  SpecPtr spec = impl_->Intern(std::move(resolved), false, epoch);
   if (entry == nullptr) entry = &shard.map.try_emplace(key).first->second;
   entry->own = spec;
   if (impl_->IsTopDefault(key)) impl_->PublishTopDefault(spec);
@@ -216,7 +220,7 @@ Result<bool> Engine::Cancel(std::string_view key) {
   Shard& shard = impl_->shards[impl_->ShardOf(key)];
   Entry* entry = Find(shard, key);
   if (entry == nullptr || !entry->own) return false;
-  entry->own = internal::MakeSpec(entry->own->def, true, entry->own->epoch);
+  entry->own = impl_->Intern(entry->own->def, true, entry->own->epoch);
   if (impl_->IsTopDefault(key)) impl_->PublishTopDefault(entry->own);
   ChangeBatch changes(*impl_);
   if (changes.on()) internal::EncodeDefine(changes.out(), key, *entry->own);

@@ -90,13 +90,6 @@ Result<bool> ApplyState(Engine::Impl& impl, Shard& shard, const Change& c) {
   return true;
 }
 
-void NoteEpoch(Engine::Impl& impl, uint64_t epoch) {
-  uint64_t next = impl.next_epoch.load(std::memory_order_relaxed);
-  while (next <= epoch &&
-         !impl.next_epoch.compare_exchange_weak(next, epoch + 1, std::memory_order_relaxed)) {
-  }
-}
-
 class EngineSnapshotReader final : public SnapshotReader {
  public:
   explicit EngineSnapshotReader(Engine::Impl& impl) : impl_(impl) {
@@ -191,16 +184,14 @@ Result<bool> Engine::ApplyChanges(std::string_view bytes) {
     Shard& shard = impl_->shards[impl_->ShardOf(c.key)];
     switch (c.tag) {
       case ChangeTag::kDefine: {
-        internal::SpecPtr spec = internal::MakeSpec(c.definition, c.cancelled, c.epoch);
+        internal::SpecPtr spec = impl_->Intern(c.definition, c.cancelled, c.epoch);
         shard.map.try_emplace(c.key).first->second.own = spec;
         if (impl_->IsTopDefault(c.key)) impl_->PublishTopDefault(spec);
-        NoteEpoch(*impl_, c.epoch);
         break;
       }
       case ChangeTag::kErase: impl_->EraseKey(c.key); break;
       default: {
         if (auto applied = ApplyState(*impl_, shard, c); !applied) return applied;
-        NoteEpoch(*impl_, c.epoch);
         break;
       }
     }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "change_codec.h"
 #include "xxhash.h"
 
 namespace limiterd {
@@ -71,6 +72,25 @@ const internal::Spec* Engine::Impl::DefaultFor(internal::Shard& shard, std::stri
   scratch.push_back('*');
   auto it = shard.map.find(std::string_view(scratch));
   return it == shard.map.end() ? nullptr : it->second.own.get();
+}
+
+internal::SpecPtr Engine::Impl::Intern(LimitDefinition resolved, bool cancelled,
+                                       uint64_t epoch) {
+  thread_local std::string key;
+  key.clear();
+  key.push_back(cancelled ? 1 : 0);
+  key.append(reinterpret_cast<const char*>(&epoch), sizeof epoch);
+  internal::EncodeDefinition(key, resolved);
+  std::lock_guard lock(intern_mu);
+  std::weak_ptr<const internal::Spec>& slot = interned[key];
+  if (internal::SpecPtr live = slot.lock()) return live;
+  internal::SpecPtr spec = internal::MakeSpec(std::move(resolved), cancelled, epoch);
+  slot = spec;
+  if (interned.size() >= intern_sweep_at) {
+    absl::erase_if(interned, [](const auto& kv) { return kv.second.expired(); });
+    intern_sweep_at = std::max<size_t>(1024, interned.size() * 2);
+  }
+  return spec;
 }
 
 bool Engine::Impl::EraseKey(std::string_view key) {

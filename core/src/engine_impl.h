@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -105,7 +106,13 @@ struct Engine::Impl {
   const Clock* const clock;
   const size_t shard_count;
   std::unique_ptr<internal::Shard[]> shards;
-  std::atomic<uint64_t> next_epoch{1};
+  // Identical specs (definition, cancelled, epoch) are one shared object:
+  // a million users under the same plan cost one Spec, not a million.
+  internal::SpecPtr Intern(LimitDefinition resolved, bool cancelled, uint64_t epoch);
+  std::mutex intern_mu;
+  // Encoded spec -> the live Spec; expired ones are swept as it grows.
+  absl::flat_hash_map<std::string, std::weak_ptr<const internal::Spec>> interned;  // GUARDED_BY(intern_mu)
+  size_t intern_sweep_at = 1024;  // GUARDED_BY(intern_mu)
   std::atomic<size_t> idle_sweep_cursor{0};
   ChangeSink* sink = nullptr;  // set at start-up, before concurrent use
   // The open snapshot, if any; set and cleared with every shard locked.

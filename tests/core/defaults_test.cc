@@ -154,6 +154,15 @@ TEST_CASE("changing a default applies to its materialized counters", "[defaults]
     SetOk(f.engine, "org:a/*", Window(10, kMinute));
     CHECK(Used(f.engine, "org:a/user:1") == 0);
   }
+  SECTION("afresh means afresh: going back to the old basis finds no old usage") {
+    SetOk(f.engine, "org:a/*", Window(10, kMinute));
+    SetOk(f.engine, "org:a/*", Quota(10, Daily()));  // the basis user:1 was charged under
+    CHECK(Used(f.engine, "org:a/user:1") == 0);
+    CHECK(Take(f.engine, "org:a/user:1", 2).allowed);
+    SetOk(f.engine, "org:a/user:1", Quota(30, Weekly()));  // own, another basis
+    SetOk(f.engine, "org:a/user:1", Quota(30, Daily()));   // and back
+    CHECK(Used(f.engine, "org:a/user:1") == 0);
+  }
   SECTION("deleting the default deletes its counters") {
     CHECK(Del(f.engine, {"org:a/*"}) == 1);
     CHECK(f.engine.Size() == 2u);
