@@ -3,7 +3,7 @@
 
 #include <variant>
 
-#include "strings.h"
+#include "str_concat.h"
 
 namespace limiterd::internal {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "calendar.h"
-#include "strings.h"
+#include "str_concat.h"
 #include "limiterd/limit.h"
 
 namespace limiterd {

@@ -9,7 +9,7 @@
 #include "absl/container/inlined_vector.h"
 #include "change_codec.h"
 #include "engine_impl.h"
-#include "strings.h"
+#include "str_concat.h"
 #include "xxhash.h"
 
 namespace limiterd {

@@ -15,7 +15,7 @@
 #include "change_codec.h"
 #include "engine_impl.h"
 #include "limiterd/engine.h"
-#include "strings.h"
+#include "str_concat.h"
 
 namespace limiterd {
 

@@ -228,7 +228,7 @@ void Charge(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount)
     case Kind::kBucket: {
       auto& b = std::get<BucketState>(state);
       __int128 now_scaled = static_cast<__int128>(now_ms) * spec.def.rate;
-      b.tat = std::max(b.tat, now_scaled) + static_cast<__int128>(amount) * spec.def.rate_per_ms;
+      b.tat = std::max<__int128>(b.tat, now_scaled) + static_cast<__int128>(amount) * spec.def.rate_per_ms;
       return;
     }
   }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <variant>
 
@@ -37,8 +38,23 @@ struct WindowState {
   std::unique_ptr<int64_t[]> ring;  // spec.slots entries; null: never charged
 };
 
+// An __int128 kept 8-byte aligned: a plain one would make every LevelState
+// (and so every entry) 16-byte aligned, 8 bytes of padding each.
+class PackedInt128 {
+ public:
+  PackedInt128(__int128 v = 0) { std::memcpy(words_, &v, sizeof v); }  // NOLINT: implicit
+  operator __int128() const {  // NOLINT: implicit
+    __int128 v;
+    std::memcpy(&v, words_, sizeof v);
+    return v;
+  }
+
+ private:
+  uint64_t words_[2];
+};
+
 struct BucketState {
-  __int128 tat = 0;  // ms * rate
+  PackedInt128 tat;  // ms * rate
 };
 
 using LevelState = std::variant<QuotaState, WindowState, BucketState>;
