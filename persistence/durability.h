@@ -68,6 +68,10 @@ struct DurabilityOptions {
   // Wall clock in unix ms (LASTSAVE, save rules); the daemon passes one
   // that ignores DEBUG CLOCK.
   std::function<int64_t()> wall_ms;
+  // Where background events (a failed BGSAVE, a rewrite done, a write
+  // error) are reported; the daemon passes its logger. May be empty.
+  std::function<void(const std::string&)> log_warning;
+  std::function<void(const std::string&)> log_notice;
 };
 
 // What start-up loaded.

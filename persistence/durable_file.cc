@@ -64,10 +64,7 @@ Status WriteAll(int fd, std::string_view bytes, std::string_view name) {
 Status SyncDirectoryOf(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  Fd fd(OpenRetrying(dir, O_RDONLY | O_DIRECTORY));
-  if (fd.get() < 0) return Status::IoError("open directory", dir, errno);
-  if (::fsync(fd.get()) != 0) return Status::IoError("fsync directory", dir, errno);
-  return CloseChecked(fd, dir);
+  return SyncDirectory(dir);
 }
 
 // *created tells the caller whether there is a temporary file to clean up.
@@ -120,6 +117,26 @@ Status TruncateFile(const std::string& path, std::uint64_t size) {
   if (rc != 0) return Status::IoError("truncate", path, errno);
   if (::fsync(fd.get()) != 0) return Status::IoError("fsync", path, errno);
   return CloseChecked(fd, path);
+}
+
+Status SyncDirectory(const std::string& dir) {
+  Fd fd(OpenRetrying(dir, O_RDONLY | O_DIRECTORY));
+  if (fd.get() < 0) return Status::IoError("open directory", dir, errno);
+  if (::fsync(fd.get()) != 0) return Status::IoError("fsync directory", dir, errno);
+  return CloseChecked(fd, dir);
+}
+
+Status RenameDurably(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return Status::IoError("rename " + from + " to", to, errno);
+  }
+  return SyncDirectoryOf(to);
+}
+
+Status OpenForAppend(const std::string& path, int* fd) {
+  *fd = OpenRetrying(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+  if (*fd < 0) return Status::IoError("open", path, errno);
+  return Status::Ok();
 }
 
 Status ReadWholeFile(const std::string& path, std::string* out) {

@@ -52,4 +52,16 @@ Status TruncateFile(const std::string& path, std::uint64_t size);
 // Reads the whole of `path` into *out.
 Status ReadWholeFile(const std::string& path, std::string* out);
 
+// fsyncs a directory, so that the names created, renamed or removed in it
+// are on disk.
+Status SyncDirectory(const std::string& dir);
+
+// Renames `from` over `to` and fsyncs the directory of `to`: the last step
+// of a file written to a temporary name and fsynced (for files too large
+// for WriteFileAtomically's one buffer).
+Status RenameDurably(const std::string& from, const std::string& to);
+
+// Opens (creating it if needed) `path` for appending; *fd is -1 on error.
+Status OpenForAppend(const std::string& path, int* fd);
+
 }  // namespace limiterd::persistence

@@ -80,6 +80,15 @@ std::uint64_t RecordChecksum(std::uint8_t type, std::string_view payload) {
   return XXH3_64bits_digest(&state);
 }
 
+void EncodeRecordHeader(std::uint8_t type, std::string_view payload,
+                        char (&out)[kRecordHeaderSize]) {
+  const auto length = static_cast<std::uint32_t>(payload.size());
+  const std::uint64_t checksum = RecordChecksum(type, payload);
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  out[4] = static_cast<char>(type);
+  for (int i = 0; i < 8; ++i) out[5 + i] = static_cast<char>((checksum >> (8 * i)) & 0xff);
+}
+
 bool AppendRecord(std::string& out, std::uint8_t type, std::string_view payload) {
   if (payload.size() > kMaxRecordPayload) return false;
   out.reserve(out.size() + kRecordHeaderSize + payload.size());

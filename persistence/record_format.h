@@ -42,6 +42,11 @@ void PutVarint64(std::string& out, std::uint64_t value);
 // XXH3-64 of the type byte followed by the payload.
 [[nodiscard]] std::uint64_t RecordChecksum(std::uint8_t type, std::string_view payload);
 
+// The 13-byte header of a record of `type` holding `payload` (at most
+// kMaxRecordPayload bytes), for writers that frame outside their lock.
+void EncodeRecordHeader(std::uint8_t type, std::string_view payload,
+                        char (&out)[kRecordHeaderSize]);
+
 // Appends one framed record to `out`. False, with `out` unchanged, when the
 // payload is longer than kMaxRecordPayload (it could never be read back).
 [[nodiscard]] bool AppendRecord(std::string& out, std::uint8_t type, std::string_view payload);

@@ -1,0 +1,190 @@
+// The AOF's write path: change records framed into a buffer by the engine's
+// threads, written and fsynced per appendfsync, with group commit.
+//
+// LSNs. Every framed byte has a position in one stream (the log sequence
+// number, an offset that never goes back, across incr files); an append's
+// LSN is where its record ends. Three marks move forward:
+//   framed   everything Append has buffered          (mu_)
+//   written  handed to write(2), in order, no gaps   (written_lsn_)
+//   synced   fdatasync'ed                             (synced_lsn_)
+// A change may be acknowledged once written (no, everysec) or synced
+// (always) reaches its LSN.
+//
+// Who writes:
+//   always    the sync thread: whenever someone waits (WhenDurable) it takes
+//             everything pending, writes it with one write(2), fdatasyncs
+//             once, and calls back every waiter it covered. Changes that
+//             arrive during the fsync wait for the next round, which then
+//             covers all of them: one fsync per round, not per change.
+//   everysec  the thread that asks (ReadyToReply) writes everything pending,
+//   no        whoever's it is (the write mutex makes one thread the leader,
+//             the rest find their bytes written); the sync thread writes
+//             leftovers and, for everysec, fdatasyncs once a second.
+//
+// Failures. A failed or short write truncates the file back to its last
+// good size and keeps the bytes; a failed fdatasync truncates the file back
+// to its last synced size and keeps every byte since (after a failed fsync
+// the kernel may have dropped the dirty pages, so the only honest retry is
+// to write them again). Either way WriteError() is set, every waiter is told
+// no, and nothing more is written until Retry() (the cron, each second)
+// succeeds. With appendfsync no there is nothing to write again after an
+// fsync failure: only the fsync is retried.
+//
+// Switching files (AOF rewrite): SwitchFileAtCut, called at the engine's
+// snapshot cut, marks the current framed LSN; bytes before it go to the old
+// file, which is fdatasync'ed before the first byte after it goes to the
+// new one. The new file is prepared (header, fsync, manifest) beforehand by
+// the caller, so the switch costs the writer nothing but that fsync.
+//
+// Thread safety: every member may be called from any thread. Append and
+// SwitchFileAtCut run under engine shard locks: they only take mu_, briefly.
+// Lock order: sync_mu_, then write_mu_, then mu_; callbacks run with none
+// held.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "durability.h"
+#include "durable_file.h"
+
+namespace limiterd::persistence {
+
+// An incr file open for appending; closed when the last user lets go.
+class LogFile {
+ public:
+  LogFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  LogFile(const LogFile&) = delete;
+  LogFile& operator=(const LogFile&) = delete;
+  ~LogFile();
+  [[nodiscard]] int fd() const { return fd_; }
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class AofLog {
+ public:
+  // Appends to `file`, which holds `file_size` bytes. Starts the sync thread.
+  AofLog(FsyncPolicy policy, std::shared_ptr<LogFile> file, std::uint64_t file_size);
+  // Stops the sync thread. Does not flush (Flush first); waiters still
+  // waiting are dropped uncalled.
+  ~AofLog();
+  AofLog(const AofLog&) = delete;
+  AofLog& operator=(const AofLog&) = delete;
+
+  // Frames `changes` as one group (file_format.h) and returns its LSN.
+  std::uint64_t Append(std::string_view changes);
+
+  // At a rewrite's cut (every shard locked: nothing is appended meanwhile):
+  // what is framed from now on goes to `next`, which holds `next_size` bytes.
+  void SwitchFileAtCut(std::shared_ptr<LogFile> next, std::uint64_t next_size);
+
+  // See Durability::ReadyToReply / WhenDurable.
+  bool ReadyToReply(std::uint64_t lsn, bool* failed);
+  void WhenDurable(std::uint64_t lsn, std::function<void(bool ok)> done);
+
+  // Writes and fdatasyncs everything framed so far, whatever the policy
+  // (shutdown). Success also clears a write error.
+  Status Flush();
+  // After a write error: tries again; success clears it. Cheap otherwise.
+  void Retry();
+
+  // "MISCONF Errors writing to the AOF file: <strerror>" while failing.
+  std::optional<std::string> WriteError() const;
+  bool failing() const { return failed_.load(std::memory_order_acquire); }
+
+  struct Stats {
+    std::uint64_t records = 0;       // groups appended
+    std::uint64_t fsyncs = 0;        // successful fdatasync calls
+    std::uint64_t pending_bytes = 0; // framed, not yet taken by a writer
+    std::uint64_t file_size = 0;     // the current incr file, as written
+  };
+  Stats stats() const;
+
+ private:
+  struct Switch {
+    std::uint64_t lsn = 0;
+    std::shared_ptr<LogFile> file;
+    std::uint64_t size = 0;
+  };
+  struct Waiter {
+    std::uint64_t lsn = 0;
+    std::function<void(bool)> done;
+  };
+
+  void SyncLoop();
+  // Takes what is pending and writes it. Holds write_mu_.
+  Status WriteLocked();
+  Status WritePendingLocked();
+  Status SwitchLocked(std::uint64_t at);
+  // Bytes before `lsn` are on disk: trims the retained copy, moves synced.
+  void MarkSyncedLocked(std::uint64_t lsn);
+  // Back to the last good size after a failed write or sync. Holds write_mu_.
+  void RewindLocked(std::uint64_t to_lsn);
+  void SetFailed(const Status& status);
+  // Write, then fdatasync what was written; waiters are left to Settle.
+  Status WriteAndSync();
+  // Calls back the waiters that are settled: covered by synced, or all of
+  // them (with false) while failing. Holds no lock.
+  void Settle();
+  std::uint64_t SizeAtLocked(std::uint64_t lsn) const {
+    return file_start_size_ + (lsn - file_start_lsn_);
+  }
+
+  const FsyncPolicy policy_;
+
+  // Framing side: held for a memcpy by the engine's threads.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;           // the sync thread waits here
+  std::string pending_;                  // GUARDED_BY(mu_)
+  std::uint64_t framed_lsn_;             // GUARDED_BY(mu_)
+  std::uint64_t records_ = 0;            // GUARDED_BY(mu_)
+  std::optional<Switch> switch_;         // GUARDED_BY(mu_)
+  std::vector<Waiter> waiters_;          // GUARDED_BY(mu_)
+  std::string error_text_;               // GUARDED_BY(mu_)
+  bool stop_ = false;                    // GUARDED_BY(mu_)
+  bool sync_idle_ = false;               // GUARDED_BY(mu_): waiting on cv_
+
+  // Readable without a lock (ReadyToReply's fast path, stats). Stored
+  // with release after the bytes they count are written or synced;
+  // synced_lsn_ is also only stored under mu_, so that WhenDurable and
+  // Settle agree on which waiters it covers.
+  std::atomic<std::uint64_t> written_lsn_;
+  std::atomic<std::uint64_t> synced_lsn_;
+  std::atomic<bool> failed_{false};
+  std::atomic<std::uint64_t> fsyncs_{0};
+  std::atomic<std::uint64_t> file_size_{0};
+
+  // One fdatasync at a time: two concurrent ones on a file could split
+  // an error report between them (the kernel reports it once).
+  std::mutex sync_mu_;
+
+  // Writing side.
+  std::mutex write_mu_;
+  // Bytes from LSN wbuf_lsn_ on: [0, wpos_) written, the rest not yet.
+  // Written bytes are kept until synced (not with appendfsync no), to be
+  // written again if the fsync fails.
+  std::string wbuf_;                     // GUARDED_BY(write_mu_)
+  std::uint64_t wbuf_lsn_;               // GUARDED_BY(write_mu_)
+  std::size_t wpos_ = 0;                 // GUARDED_BY(write_mu_)
+  std::shared_ptr<LogFile> file_;        // GUARDED_BY(write_mu_)
+  std::uint64_t file_start_lsn_;         // GUARDED_BY(write_mu_)
+  std::uint64_t file_start_size_;        // GUARDED_BY(write_mu_)
+  std::optional<Switch> next_;           // GUARDED_BY(write_mu_): taken from switch_
+
+  std::thread sync_thread_;
+};
+
+}  // namespace limiterd::persistence
