@@ -108,6 +108,15 @@ Status AofLog::WriteLocked() {
 }
 
 Status AofLog::WritePendingLocked() {
+  if (truncate_pending_) {
+    // A partial record is still at the end of the file: nothing may be
+    // appended after it.
+    const std::uint64_t size = SizeAtLocked(wbuf_lsn_ + wpos_);
+    if (::ftruncate(file_->fd(), static_cast<off_t>(size)) != 0) {
+      return Status::IoError("truncate", file_->path(), errno);
+    }
+    truncate_pending_ = false;
+  }
   for (;;) {
     const std::uint64_t at = wbuf_lsn_ + wpos_;
     // A switch's LSN is never below what was taken before it was set, so
@@ -133,16 +142,15 @@ Status AofLog::WritePendingLocked() {
 
 Status AofLog::SwitchLocked(std::uint64_t at) {
   // Later fsyncs only cover the new file: the old one's bytes must be on
-  // disk before the log moves on. (appendfsync no promises nothing.)
-  if (policy_ != FsyncPolicy::kNo) {
-    if (::fdatasync(file_->fd()) != 0) {
-      const Status s = Status::IoError("fdatasync", file_->path(), errno);
-      RewindLocked(wbuf_lsn_);
-      return s;
-    }
-    fsyncs_.fetch_add(1, std::memory_order_relaxed);
-    MarkSyncedLocked(at);
+  // disk before the log moves on (even with appendfsync no: once per
+  // rewrite, and SHUTDOWN's flush then covers everything).
+  if (::fdatasync(file_->fd()) != 0) {
+    const Status s = Status::IoError("fdatasync", file_->path(), errno);
+    RewindLocked(wbuf_lsn_);
+    return s;
   }
+  fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  MarkSyncedLocked(at);
   file_ = std::move(next_->file);
   file_start_lsn_ = at;
   file_start_size_ = next_->size;
@@ -169,12 +177,12 @@ void AofLog::RewindLocked(std::uint64_t to_lsn) {
   // is retained from before it).
   to_lsn = std::max(to_lsn, file_start_lsn_);
   // O_APPEND: the next write lands at the new end. If even ftruncate fails
-  // the file keeps a partial record; the retry appends after it and start-up
-  // reports corruption there rather than lose anything silently.
+  // the next write tries it again first (truncate_pending_).
   int rc;
   do {
     rc = ::ftruncate(file_->fd(), static_cast<off_t>(SizeAtLocked(to_lsn)));
   } while (rc != 0 && errno == EINTR);
+  truncate_pending_ = rc != 0;
   wpos_ = static_cast<std::size_t>(to_lsn - wbuf_lsn_);
   written_lsn_.store(to_lsn, std::memory_order_release);
   file_size_.store(SizeAtLocked(to_lsn), std::memory_order_relaxed);
@@ -314,8 +322,9 @@ void AofLog::WhenDurable(std::uint64_t lsn, std::function<void(bool ok)> done) {
   done(now_ok);
 }
 
-Status AofLog::Flush() {
-  Status s = WriteAndSync();
+// Records how a write-out ended (clearing or setting the error), then
+// answers the waiters it decided.
+void AofLog::Conclude(const Status& s) {
   if (s.ok()) {
     std::lock_guard lock(mu_);
     failed_.store(false, std::memory_order_release);
@@ -324,6 +333,11 @@ Status AofLog::Flush() {
     SetFailed(s);
   }
   Settle();
+}
+
+Status AofLog::Flush() {
+  Status s = WriteAndSync();
+  Conclude(s);
   return s;
 }
 
@@ -341,14 +355,7 @@ void AofLog::Retry() {
   } else {
     s = WriteAndSync();
   }
-  if (s.ok()) {
-    std::lock_guard lock(mu_);
-    failed_.store(false, std::memory_order_release);
-    error_text_.clear();
-  } else {
-    SetFailed(s);
-  }
-  Settle();
+  Conclude(s);
 }
 
 std::optional<std::string> AofLog::WriteError() const {

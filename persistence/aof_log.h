@@ -139,6 +139,8 @@ class AofLog {
   // Calls back the waiters that are settled: covered by synced, or all of
   // them (with false) while failing. Holds no lock.
   void Settle();
+  // Clears or sets the error from `status`, then Settle().
+  void Conclude(const Status& status);
   std::uint64_t SizeAtLocked(std::uint64_t lsn) const {
     return file_start_size_ + (lsn - file_start_lsn_);
   }
@@ -183,6 +185,8 @@ class AofLog {
   std::uint64_t file_start_lsn_;         // GUARDED_BY(write_mu_)
   std::uint64_t file_start_size_;        // GUARDED_BY(write_mu_)
   std::optional<Switch> next_;           // GUARDED_BY(write_mu_): taken from switch_
+  bool truncate_pending_ = false;        // GUARDED_BY(write_mu_): a rewind's
+                                         // ftruncate failed; retried first
 
   std::thread sync_thread_;
 };

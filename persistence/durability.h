@@ -19,15 +19,20 @@
 //   a batch of commands it asks for its last LSN:
 //     no / everysec  the buffer is written to the file (write(2)) by
 //                    whichever thread asks first, covering every thread's
-//                    changes so far; everysec fdatasyncs once a second in
-//                    the background;
+//                    changes so far; everysec fdatasyncs once a second on
+//                    the log's own thread, never on the request path;
 //     always         the sync thread writes and fdatasyncs everything
 //                    pending, then calls back every waiter it covered: one
 //                    fsync serves every connection that wrote meanwhile
 //                    (group commit).
 // A failed write or sync sets WriteError(): commands that change state get
 // a MISCONF error until a retry succeeds (the cron retries every second);
-// no reply is sent for a change that did not reach the disk.
+// no reply is sent for a change that did not reach the disk. The bytes are
+// kept and written again by the retry (after a failed fsync, everything
+// since the last good one: the kernel may have dropped those pages), so
+// changes made before the error are not lost once the disk recovers.
+// (The internals: aof_log.h for the log, durability_jobs.cc for snapshots
+// and the rewrite, file_format.h for the files.)
 //
 // Thread safety: every member may be called from any thread, except
 // Load(), which runs once before serving.
@@ -38,6 +43,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -66,12 +72,17 @@ struct DurabilityOptions {
   std::vector<SaveRule> save_rules;           // empty: no automatic snapshots
   bool stop_writes_on_bgsave_error = true;
   // Wall clock in unix ms (LASTSAVE, save rules); the daemon passes one
-  // that ignores DEBUG CLOCK.
+  // that ignores DEBUG CLOCK. Empty: the system clock.
   std::function<int64_t()> wall_ms;
   // Where background events (a failed BGSAVE, a rewrite done, a write
   // error) are reported; the daemon passes its logger. May be empty.
   std::function<void(const std::string&)> log_warning;
   std::function<void(const std::string&)> log_notice;
+  // Tests only: called by background jobs after each step ("rewrite:
+  // new-incr", "rewrite: cut", "rewrite: base", "rewrite: manifest",
+  // "rewrite: cleanup", "bgsave: cut"), on the job's thread, so a test can
+  // copy the files as a crash there would leave them, or hold the job.
+  std::function<void(std::string_view step)> job_step_hook;
 };
 
 // What start-up loaded.
@@ -138,8 +149,8 @@ class Durability : public ChangeSink {
   void WhenDurable(uint64_t lsn, std::function<void(bool ok)> done);
 
   // MULTI/EXEC: the changes this thread records between these two calls go
-  // to the log as one record (all or nothing on disk). Call Commit while
-  // the engine's AtomicSection is still held.
+  // to the log as one group of records (all or nothing on disk, whatever
+  // its size). Call Commit while the engine's AtomicSection is still held.
   void BeginTransaction();
   void CommitTransaction();
 
@@ -149,11 +160,14 @@ class Durability : public ChangeSink {
   std::optional<std::string> WriteError() const;
 
   // SAVE: a snapshot written by the calling thread (others keep serving).
+  // Error while a BGSAVE runs; waits for a running rewrite to end (the
+  // engine has one point-in-time snapshot at a time).
   Result<bool> Save();
   // BGSAVE: "Background saving started", or an error when one runs.
   Result<std::string> BgSave();
   // BGREWRITEAOF: "Background append only file rewriting started" (or
-  // "... scheduled" while a BGSAVE runs); an error when one is running.
+  // "... scheduled" while a BGSAVE or SAVE runs: the cron starts it); an
+  // error when one is running, or with appendonly no.
   Result<std::string> BgRewriteAof();
   int64_t LastSaveUnix() const;  // LASTSAVE
   PersistenceInfo Info() const;
@@ -162,10 +176,12 @@ class Durability : public ChangeSink {
   // everysec fsync, retry after a write error, a scheduled rewrite.
   void Cron();
 
-  // SHUTDOWN: waits for a running BGSAVE / rewrite to end or abandons it,
-  // writes and fsyncs the log; with `save` (or save rules set, unless
-  // `nosave`), a snapshot. Error if the snapshot failed: the daemon then
-  // keeps running, as Redis does.
+  // SHUTDOWN: abandons a running rewrite (the log is complete without it)
+  // and a BGSAVE when a snapshot follows here anyway, else waits for the
+  // BGSAVE; writes and fsyncs the log; with `save` (or save rules set,
+  // unless `nosave`), a snapshot. Error if the log could not be flushed or
+  // the snapshot failed: the daemon then keeps running, as Redis does.
+  // May be called again (the daemon's exit path calls it after SHUTDOWN).
   Result<bool> Shutdown(bool save, bool nosave);
 
   struct State;  // internal
@@ -176,7 +192,10 @@ class Durability : public ChangeSink {
 
 // `limiterd --check-aof FILE [--fix]` and `limiterd --check-snapshot FILE`:
 // the report goes to `out`; returns the process exit code (0: valid or
-// fixed). FILE may be an AOF manifest, an incr file or a base file.
+// fixed). FILE may be an AOF manifest, an incr file or a base file. Files
+// are replayed into a scratch engine, so change records are checked too.
+// --fix only ever cuts the last incr file at its last whole record (a torn
+// tail, or damage there: the report says how many bytes were cut).
 int CheckAof(const std::string& path, bool fix, std::string& out);
 int CheckSnapshot(const std::string& path, std::string& out);
 

@@ -1,0 +1,269 @@
+// Copyright limiterd authors.
+// The AOF's write path: LSNs and file switching (AofLog), group commit with
+// appendfsync always, and a full disk (RLIMIT_FSIZE in a forked child):
+// MISCONF, nothing acknowledged that is not on disk, recovery.
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdio>
+#include <future>
+#include <thread>
+
+#include "aof_files.h"
+#include "aof_incr.h"
+#include "aof_log.h"
+#include "file_format.h"
+#include "persistence_test_util.h"
+
+using namespace pt;  // NOLINT
+
+namespace {
+
+std::shared_ptr<LogFile> OpenNewIncr(const std::string& dir, const std::string& name,
+                                 uint64_t* size) {
+  auto incr = CreateIncrFile(dir, name, kT0, "/");
+  REQUIRE(incr.ok());
+  *size = incr->size;
+  return incr->file;
+}
+
+std::vector<std::string> Payloads(const std::string& path) {
+  std::vector<std::string> out;
+  const std::string bytes = ReadFile(path);
+  IncrScan scan = ScanIncr(bytes, [&](std::string_view changes) -> Result<bool> {
+    out.emplace_back(changes);
+    return true;
+  });
+  REQUIRE(scan.end == IncrScan::End::kClean);
+  return out;
+}
+
+// Runs `body` in a forked child (where RLIMIT_FSIZE can be lowered without
+// touching this process) and returns its exit code; the child reports a
+// failed expectation by its exit code and a line on stderr.
+int InChild(const std::function<int()>& body) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) std::_Exit(body());
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+#define CHILD_EXPECT(cond, code)                                       \
+  do {                                                                 \
+    if (!(cond)) {                                                     \
+      std::fprintf(stderr, "child: failed %s (exit %d)\n", #cond, code); \
+      return code;                                                     \
+    }                                                                  \
+  } while (0)
+
+// A full disk under `policy`: writers are told no and get MISCONF, the file
+// keeps only whole records, nothing is acknowledged that is not written,
+// and after the limit is lifted the cron's retry writes everything.
+int FullDiskChild(const std::string& dir, FsyncPolicy policy, int64_t* consumed_out) {
+  std::signal(SIGXFSZ, SIG_IGN);  // as the daemon: EFBIG instead of a signal
+  AdjustableClock clock(kT0);
+  Engine e(EngineOptions{"/", &clock});
+  Durability d(e, Options(dir, true, policy));
+  CHILD_EXPECT(d.Load().ok(), 10);
+  CHILD_EXPECT(*e.Set("*", Quota(1'000'000'000)), 11);
+  bool failed = false;
+  CHILD_EXPECT(d.ReadyToReply(Durability::ThreadLastLsn(), &failed) ||
+                   policy == FsyncPolicy::kAlways,
+               12);
+  const std::string incr = dir + "/appendonlydir/appendonly.aof.1.incr.aof";
+  const rlim_t limit = FileSizeOr0(incr) + 8 * 1024;
+  rlimit small{limit, RLIM_INFINITY};
+  CHILD_EXPECT(::setrlimit(RLIMIT_FSIZE, &small) == 0, 13);
+
+  int64_t consumed = 0, acked = 0;
+  bool refused = false;
+  for (int i = 0; i < 100'000 && !refused; ++i) {
+    CHILD_EXPECT(e.Consume("k", 1)->allowed, 14);
+    ++consumed;
+    const uint64_t lsn = Durability::ThreadLastLsn();
+    bool ok = d.ReadyToReply(lsn, &failed);
+    if (!ok && !failed) {
+      std::promise<bool> done;
+      d.WhenDurable(lsn, [&](bool durable) { done.set_value(durable); });
+      ok = done.get_future().get();
+    }
+    if (ok) {
+      ++acked;
+    } else {
+      refused = true;
+    }
+  }
+  CHILD_EXPECT(refused, 15);
+  auto error = d.WriteError();
+  CHILD_EXPECT(error && *error == "MISCONF Errors writing to the AOF file: File too large", 16);
+  CHILD_EXPECT(d.Info().aof_last_write_status == "err", 17);
+  // Cut back to whole records: what is on disk loads, and holds at least
+  // every acknowledged consume.
+  std::string bytes;
+  CHILD_EXPECT(ReadWholeFile(incr, &bytes).ok(), 18);
+  CHILD_EXPECT(bytes.size() <= limit, 19);
+  int64_t on_disk = 0;
+  IncrScan scan = ScanIncr(bytes, [&](std::string_view) -> Result<bool> {
+    ++on_disk;
+    return true;
+  });
+  CHILD_EXPECT(scan.end == IncrScan::End::kClean, 20);
+  CHILD_EXPECT(on_disk - 1 >= acked, 21);  // minus the LIMIT.SET
+  // More attempts while full: still refused, promptly.
+  CHILD_EXPECT(e.Consume("k", 1)->allowed, 22);
+  ++consumed;
+  CHILD_EXPECT(!d.ReadyToReply(Durability::ThreadLastLsn(), &failed) && failed, 23);
+  d.Cron();
+  CHILD_EXPECT(d.WriteError(), 24);
+
+  rlimit big{RLIM_INFINITY, RLIM_INFINITY};
+  CHILD_EXPECT(::setrlimit(RLIMIT_FSIZE, &big) == 0, 25);
+  d.Cron();
+  CHILD_EXPECT(!d.WriteError(), 26);
+  CHILD_EXPECT(d.Info().aof_last_write_status == "ok", 27);
+  // Writing again.
+  CHILD_EXPECT(e.Consume("k", 1)->allowed, 28);
+  ++consumed;
+  const uint64_t lsn = Durability::ThreadLastLsn();
+  if (!d.ReadyToReply(lsn, &failed)) {
+    CHILD_EXPECT(!failed, 29);
+    std::promise<bool> done;
+    d.WhenDurable(lsn, [&](bool durable) { done.set_value(durable); });
+    CHILD_EXPECT(done.get_future().get(), 30);
+  }
+  *consumed_out = consumed;
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("log: LSNs grow by the framed bytes; a switch splits the stream at the cut",
+          "[aof][log]") {
+  TempDir dir;
+  fs::create_directories(dir.aof_dir());
+  uint64_t size1 = 0, size2 = 0;
+  auto file1 = OpenNewIncr(dir.aof_dir(), "a.1.incr.aof", &size1);
+  auto file2 = OpenNewIncr(dir.aof_dir(), "a.2.incr.aof", &size2);
+  {
+    AofLog log(FsyncPolicy::kEverySec, file1, size1);
+    const uint64_t a = log.Append("first");
+    const uint64_t b = log.Append("second");
+    CHECK(b - a == kRecordHeaderSize + 6);
+    bool failed = false;
+    CHECK(log.ReadyToReply(a, &failed));  // writes both: the leader writes all
+    CHECK(log.stats().file_size == size1 + 2 * kRecordHeaderSize + 11);
+    const uint64_t c = log.Append("third, before the cut");
+    log.SwitchFileAtCut(file2, size2);
+    const uint64_t d = log.Append("fourth, after it");
+    CHECK(d > c);
+    CHECK(log.ReadyToReply(d, &failed));
+    CHECK(log.stats().records == 4);
+    REQUIRE(log.Flush().ok());
+    CHECK(log.stats().fsyncs >= 1);
+    // Already durable: called at once, on this thread.
+    bool called = false;
+    log.WhenDurable(d, [&](bool ok) { called = ok; });
+    CHECK(called);
+  }
+  CHECK(Payloads(dir.aof_dir() + "/a.1.incr.aof") ==
+        std::vector<std::string>{"first", "second", "third, before the cut"});
+  CHECK(Payloads(dir.aof_dir() + "/a.2.incr.aof") == std::vector<std::string>{"fourth, after it"});
+}
+
+TEST_CASE("log: appendfsync always, one fsync serves many writers", "[aof][group]") {
+  TempDir dir;
+  AdjustableClock clock(kT0);
+  Engine e(EngineOptions{"/", &clock});
+  Durability d(e, Options(dir.path(), true, FsyncPolicy::kAlways));
+  REQUIRE(d.Load().ok());
+  REQUIRE(*e.Set("*", Quota(1'000'000'000)));
+  constexpr int kThreads = 8, kOps = 200;
+
+  SECTION("each writer waits for its own change, as a connection does") {
+    std::atomic<int> acknowledged{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kOps; ++i) {
+          (void)e.Consume("k" + std::to_string(t), 1);
+          const uint64_t lsn = Durability::ThreadLastLsn();
+          bool bad = false;
+          if (!d.ReadyToReply(lsn, &bad) && !bad) {
+            std::promise<bool> done;
+            d.WhenDurable(lsn, [&](bool ok) { done.set_value(ok); });
+            bad = !done.get_future().get();
+          }
+          (bad ? failed : acknowledged).fetch_add(1);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(failed == 0);
+    CHECK(acknowledged == kThreads * kOps);
+    const PersistenceInfo info = d.Info();
+    INFO("fsyncs " << info.aof_fsyncs << ", records " << info.aof_records);
+    CHECK(info.aof_fsyncs > 0);
+    CHECK(info.aof_fsyncs < info.aof_records / 2);
+  }
+  SECTION("pipelined writers: callbacks for all, fsyncs far fewer") {
+    std::atomic<int> callbacks{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kOps; ++i) {
+          (void)e.Consume("k" + std::to_string(t), 1);
+          d.WhenDurable(Durability::ThreadLastLsn(), [&](bool ok) {
+            if (!ok) failed.fetch_add(1);
+            callbacks.fetch_add(1);
+          });
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int i = 0; i < 20'000 && callbacks < kThreads * kOps; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK(callbacks == kThreads * kOps);
+    CHECK(failed == 0);
+    const PersistenceInfo info = d.Info();
+    INFO("fsyncs " << info.aof_fsyncs << ", records " << info.aof_records);
+    CHECK(info.aof_fsyncs * 10 < info.aof_records);
+  }
+  // Everything acknowledged is in the file.
+  REQUIRE(d.Shutdown(false, true).ok());
+  Engine loaded(EngineOptions{"/", &clock});
+  Durability reopened(loaded, Options(dir.path(), true));
+  REQUIRE(reopened.Load().ok());
+  CHECK(Dump(loaded) == Dump(e));
+}
+
+TEST_CASE("log: a full disk refuses writers (MISCONF) and recovers", "[aof][error]") {
+  for (FsyncPolicy policy : {FsyncPolicy::kAlways, FsyncPolicy::kEverySec, FsyncPolicy::kNo}) {
+    INFO("policy " << static_cast<int>(policy));
+    TempDir dir;
+    // The count of consumes comes back through a file: the child's memory is its own.
+    const std::string count_file = dir.path() + "/consumed";
+    const int code = InChild([&] {
+      int64_t consumed = 0;
+      const int rc = FullDiskChild(dir.path(), policy, &consumed);
+      if (rc == 0 && !WriteFileAtomically(count_file, std::to_string(consumed)).ok()) return 40;
+      return rc;
+    });
+    REQUIRE(code == 0);
+    const int64_t consumed = std::stoll(ReadFile(count_file));
+    // Every consume the child made, acknowledged or not, reached the file
+    // once the disk had room: nothing silently lost.
+    AdjustableClock clock(kT0);
+    Engine e(EngineOptions{"/", &clock});
+    Durability d(e, Options(dir.path(), true));
+    auto report = d.Load();
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->truncated_tail);
+    CHECK(e.Usage("k")->value().consumed == consumed);
+  }
+}
