@@ -146,6 +146,12 @@ void Dispatch(ServerState& server, Session& session, std::span<const std::string
   if (!session.authenticated && !(cmd->flags & kNoAuth) && server.config.password_required()) {
     return Reject(session, out, err::kNoAuth);
   }
+  // As Redis's processCommand: while the last write to disk failed (the AOF,
+  // or a snapshot with stop-writes-on-bgsave-error), writers get MISCONF and
+  // run nothing; readers go on. Inside MULTI this dooms the transaction.
+  if ((cmd->flags & kWrite) && server.durability) {
+    if (auto error = server.durability->WriteError()) return Reject(session, out, *error);
+  }
   if (session.in_multi && !RunsInsideMulti(*cmd)) {
     if (cmd->flags & kNoMulti) return Reject(session, out, err::kNotAllowedInMulti);
     size_t bytes = 0;

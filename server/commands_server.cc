@@ -1,6 +1,7 @@
 // Copyright limiterd authors.
-// Server commands: COMMAND, INFO, CONFIG, DBSIZE, FLUSHALL, TIME, SHUTDOWN,
-// DEBUG, and the persistence commands (answered until issue 4 lands).
+// Server commands: COMMAND, INFO, CONFIG, DBSIZE, FLUSHALL, TIME, DEBUG, and
+// the persistence commands (SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN)
+// over persistence::Durability.
 #include <algorithm>
 
 #include "args.h"
@@ -208,24 +209,79 @@ void Time(CommandContext& ctx) {
   ctx.out.Bulk(std::to_string(ms % 1000 * 1000));
 }
 
-void LastSave(CommandContext& ctx) { ctx.out.Integer(ctx.server.start_unix_ms / 1000); }
+// ---- Persistence -----------------------------------------------------------
 
-void NoPersistence(CommandContext& ctx) { ctx.ReplyError(err::kNoPersistence); }
+// Durability's errors are Redis's texts without a prefix ("Background save
+// already in progress"), or with their own (MISCONF ...).
+void ReplyPersistenceError(CommandContext& ctx, const limiterd::Error& error) {
+  std::string_view m = error.message;
+  size_t space = m.find(' ');
+  std::string_view word = m.substr(0, space);
+  bool prefixed = space != std::string_view::npos && !word.empty() &&
+                  std::all_of(word.begin(), word.end(),
+                              [](char c) { return c >= 'A' && c <= 'Z'; });
+  if (prefixed) return ctx.ReplyError(m);
+  ctx.ReplyError(limiterd::Error{ErrorCode::kInvalidArgument, error.message});
+}
+
+persistence::Durability* DurabilityOrError(CommandContext& ctx) {
+  if (ctx.server.durability == nullptr) ctx.ReplyError(err::kNoPersistence);
+  return ctx.server.durability.get();
+}
+
+void LastSave(CommandContext& ctx) {
+  ctx.out.Integer(ctx.server.durability ? ctx.server.durability->LastSaveUnix()
+                                        : ctx.server.start_unix_ms / 1000);
+}
+
+void Save(CommandContext& ctx) {
+  persistence::Durability* d = DurabilityOrError(ctx);
+  if (d == nullptr) return;
+  auto r = d->Save();
+  if (!r) return ReplyPersistenceError(ctx, r.error());
+  ctx.out.Simple("OK");
+}
 
 void BgSave(CommandContext& ctx) {
-  if (ctx.args.size() > 2 || (ctx.args.size() == 2 && !Is(ctx.args[1], "SCHEDULE"))) {
+  bool schedule = false;
+  if (ctx.args.size() == 2 && Is(ctx.args[1], "SCHEDULE")) {
+    schedule = true;
+  } else if (ctx.args.size() > 1) {
     return ctx.ReplyError(err::kSyntax);
   }
-  NoPersistence(ctx);
+  persistence::Durability* d = DurabilityOrError(ctx);
+  if (d == nullptr) return;
+  // As Redis: a BGSAVE cannot run beside an AOF rewrite (both take the
+  // engine's one point-in-time snapshot); SCHEDULE lets the cron start it
+  // once the rewrite ends.
+  persistence::PersistenceInfo info = d->Info();
+  if (info.aof_rewrite_in_progress && !info.rdb_bgsave_in_progress) {
+    if (!schedule) return ctx.ReplyError(err::kBgSaveDuringRewrite);
+    ctx.server.bgsave_scheduled.store(true, std::memory_order_relaxed);
+    return ctx.out.Simple("Background saving scheduled");
+  }
+  auto r = d->BgSave();
+  if (!r) return ReplyPersistenceError(ctx, r.error());
+  ctx.out.Simple(*r);
+}
+
+void BgRewriteAof(CommandContext& ctx) {
+  persistence::Durability* d = DurabilityOrError(ctx);
+  if (d == nullptr) return;
+  auto r = d->BgRewriteAof();
+  if (!r) return ReplyPersistenceError(ctx, r.error());
+  ctx.out.Simple(*r);
 }
 
 void Shutdown(CommandContext& ctx) {
-  bool save = false, abort = false;
+  bool save = false, nosave = false, abort = false;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     std::string_view a = ctx.args[i];
     if (Is(a, "SAVE")) {
       save = true;
-    } else if (Is(a, "NOSAVE") || Is(a, "NOW") || Is(a, "FORCE")) {
+    } else if (Is(a, "NOSAVE")) {
+      nosave = true;
+    } else if (Is(a, "NOW") || Is(a, "FORCE")) {
     } else if (Is(a, "ABORT")) {
       abort = true;
     } else {
@@ -235,10 +291,20 @@ void Shutdown(CommandContext& ctx) {
   if (abort) {
     return ctx.ReplyError(ctx.args.size() == 2 ? err::kNoShutdownInProgress : err::kSyntax);
   }
-  // SAVE cannot be honoured until persistence exists: refuse rather than
-  // stop without the promised save.
-  if (save) return ctx.ReplyError(err::kNoPersistence);
+  if (save && nosave) return ctx.ReplyError(err::kSyntax);
   LogWarning("User requested shutdown...");
+  if (ctx.server.durability != nullptr) {
+    // Flushes and fsyncs the AOF; snapshots with SAVE, or when save rules
+    // are set (unless NOSAVE). A failed snapshot keeps the daemon running,
+    // as Redis does.
+    auto r = ctx.server.durability->Shutdown(save, nosave);
+    if (!r) {
+      LogWarning("Errors trying to shut down the server: {}", r.error().message);
+      return ctx.ReplyError(err::kShutdownFailed);
+    }
+  } else if (save) {
+    return ctx.ReplyError(err::kNoPersistence);
+  }
   ctx.session.close_after_reply = true;
   ctx.server.RequestShutdown();
 }
@@ -387,32 +453,42 @@ std::vector<CommandSpec> ServerCommands() {
                .reply = "An array: unix seconds and microseconds, as bulk strings."});
   v.push_back({.name = "lastsave", .arity = 1, .flags = kLoading | kStale | kFast,
                .acl = {"@admin", "@fast", "@dangerous"},
-               .summary = "Returns the unix time of the last save (the start time until "
-                          "persistence lands)",
+               .summary = "Returns the unix time of the last successful snapshot (SAVE, BGSAVE, "
+                          "save rules)",
                .since = "1.0.0", .group = "server", .complexity = "O(1)", .handler = LastSave,
-               .tips = {"nondeterministic_output"}, .reply = "Integer: unix seconds."});
+               .tips = {"nondeterministic_output"},
+               .reply = "Integer: unix seconds (the start time until the first snapshot)."});
   v.push_back({.name = "save", .arity = 1, .flags = kAdmin | kNoScript | kNoMulti,
                .acl = AdminAcl(),
-               .summary = "Synchronously saves the state to disk (not available yet)",
+               .summary = "Writes a snapshot of every limit and counter to disk, synchronously "
+                          "(other clients keep being served)",
                .since = "1.0.0", .group = "server", .complexity = "O(N)",
-               .handler = NoPersistence,
-               .reply = "An error: persistence is not available yet."});
+               .handler = Save,
+               .reply = "`OK`, or an error if the snapshot could not be written (or a BGSAVE "
+                        "runs)."});
   v.push_back({.name = "bgsave", .arity = -1, .flags = kAdmin | kNoScript, .acl = AdminAcl(),
-               .summary = "Asynchronously saves the state to disk (not available yet)",
+               .summary = "Writes a point-in-time snapshot to disk in the background",
                .since = "1.0.0", .group = "server", .complexity = "O(1)",
                .args = {{.name = "schedule", .type = ArgType::kPureToken, .token = "SCHEDULE",
                          .flags = kOptional, .since = "3.2.2"}},
                .handler = BgSave,
-               .reply = "An error: persistence is not available yet."});
+               .reply = "`Background saving started`; with SCHEDULE during an AOF rewrite, "
+                        "`Background saving scheduled`; an error if a BGSAVE (or, without "
+                        "SCHEDULE, an AOF rewrite) runs. INFO persistence reports the outcome."});
   v.push_back({.name = "bgrewriteaof", .arity = 1, .flags = kAdmin | kNoScript,
                .acl = AdminAcl(),
-               .summary = "Asynchronously rewrites the append-only file (not available yet)",
+               .summary = "Compacts the append-only file in the background (a new base "
+                          "snapshot, then a new incremental file)",
                .since = "1.0.0", .group = "server", .complexity = "O(1)",
-               .handler = NoPersistence,
-               .reply = "An error: persistence is not available yet."});
+               .handler = BgRewriteAof,
+               .reply = "`Background append only file rewriting started` (or `... scheduled` "
+                        "while a BGSAVE runs); an error if a rewrite runs, or with appendonly "
+                        "no."});
   v.push_back({.name = "shutdown", .arity = -1,
                .flags = kAdmin | kNoScript | kLoading | kStale | kNoMulti | kAllowBusy,
-               .acl = AdminAcl(), .summary = "Stops accepting, drains the connections and exits",
+               .acl = AdminAcl(),
+               .summary = "Makes the state durable, stops accepting, drains the connections and "
+                          "exits",
                .since = "1.0.0", .group = "server",
                .complexity = "O(N) where N is the number of connections",
                .args = {{.name = "save-selector", .type = ArgType::kOneOf, .flags = kOptional,
@@ -426,8 +502,10 @@ std::vector<CommandSpec> ServerCommands() {
                         {.name = "abort", .type = ArgType::kPureToken, .token = "ABORT",
                          .flags = kOptional, .since = "7.0.0"}},
                .handler = Shutdown,
-               .reply = "Nothing on success (the connection closes); SAVE is an error until "
-                        "persistence lands."});
+               .reply = "Nothing on success (the AOF is flushed and fsynced, a snapshot is "
+                        "written with SAVE or when save rules are set unless NOSAVE, then the "
+                        "connection closes); an error if that snapshot failed (the daemon keeps "
+                        "running)."});
   v.push_back({.name = "debug", .arity = -2,
                .flags = kAdmin | kNoScript | kLoading | kStale, .acl = AdminAcl(),
                .summary = "Moves the daemon's clock for tests: DEBUG CLOCK SET unix-ms, "

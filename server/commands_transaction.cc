@@ -2,7 +2,10 @@
 // MULTI / EXEC / DISCARD. EXEC runs the queued commands inside one
 // Engine::AtomicSection over every key they name (every shard when one of
 // them touches any key), so the transaction is atomic with respect to every
-// other client, on every thread.
+// other client, on every thread; and inside one durability transaction, so
+// its changes reach the AOF as one record: all of them after a crash, or
+// none.
+#include <algorithm>
 #include <optional>
 
 #include "command_table.h"
@@ -10,6 +13,22 @@
 
 namespace limiterd::server {
 namespace {
+
+// Durability::BeginTransaction / CommitTransaction around EXEC's commands.
+class DurableTransaction {
+ public:
+  explicit DurableTransaction(persistence::Durability* durability) : durability_(durability) {
+    if (durability_ != nullptr) durability_->BeginTransaction();
+  }
+  ~DurableTransaction() {
+    if (durability_ != nullptr) durability_->CommitTransaction();
+  }
+  DurableTransaction(const DurableTransaction&) = delete;
+  DurableTransaction& operator=(const DurableTransaction&) = delete;
+
+ private:
+  persistence::Durability* durability_;
+};
 
 void Multi(CommandContext& ctx) {
   if (ctx.session.in_multi) return ctx.ReplyError(err::kMultiNested);
@@ -33,6 +52,17 @@ void Exec(CommandContext& ctx) {
   }
   std::vector<QueuedCommand> queue = std::move(s.queue);
   s.ResetMulti();
+  persistence::Durability* durability = ctx.server.durability.get();
+  if (durability != nullptr) {
+    // Writes became refused since they were queued (Redis 7 checks EXEC as
+    // a write when its queue holds one).
+    bool writes = std::any_of(queue.begin(), queue.end(), [](const QueuedCommand& q) {
+      return (q.command->flags & kWrite) != 0;
+    });
+    if (auto error = writes ? durability->WriteError() : std::nullopt) {
+      return ctx.ReplyError(err::ExecAbortBecause(*error));
+    }
+  }
 
   std::vector<std::vector<std::string_view>> argv(queue.size());
   std::vector<std::string_view> keys;
@@ -52,6 +82,10 @@ void Exec(CommandContext& ctx) {
   } else if (!keys.empty()) {
     section.emplace(ctx.server.engine.Atomic(keys));
   }
+  // Declared after the section, so destroyed before it: the transaction's
+  // record is framed while no other operation can touch its keys, and so
+  // reaches the log in the order it took effect (also when a command throws).
+  DurableTransaction transaction(durability);
   ctx.out.Array(queue.size());
   for (size_t i = 0; i < queue.size(); ++i) {
     Execute(ctx.server, s, *queue[i].command, argv[i], ctx.out);

@@ -27,8 +27,8 @@ namespace {
 using T = DirectiveType;
 
 // Every directive. Order = conf/limiterd.conf order = CONFIG GET order.
-// Persistence directives are accepted and reported but fixed at start-up
-// until persistence lands (issue 4).
+// The persistence directives are read once, when the daemon opens its files
+// (server/durability_setup.cc): CONFIG SET cannot change them.
 constexpr DirectiveInfo kDirectives[] = {
     {"bind", T::kList, "127.0.0.1", false},
     {"port", T::kInt, "6390", false, 1, 65535},
@@ -40,8 +40,10 @@ constexpr DirectiveInfo kDirectives[] = {
     {"appendonly", T::kBool, "no", false},
     {"appendfsync", T::kEnum, "everysec", false, 0, 0, "always, everysec, no"},
     {"appendfilename", T::kString, "appendonly.aof", false},
-    {"dbfilename", T::kString, "dump.rdb", false},
+    {"appenddirname", T::kString, "appendonlydir", false},
+    {"dbfilename", T::kString, "dump.snap", false},
     {"save", T::kSave, "3600 1 300 100 60 10000", false},
+    {"stop-writes-on-bgsave-error", T::kBool, "yes", false},
     {"auto-aof-rewrite-percentage", T::kInt, "100", false, 0, INT_MAX},
     {"auto-aof-rewrite-min-size", T::kMemory, "67108864", false, 0, INT64_MAX},
     {"aof-load-truncated", T::kBool, "yes", false},
@@ -80,6 +82,12 @@ std::string Trim(std::string_view s) {
   if (b == std::string_view::npos) return {};
   size_t e = s.find_last_not_of(" \t\r\n");
   return std::string(s.substr(b, e - b + 1));
+}
+
+// Files the daemon creates in `dir`: names, never paths (as Redis).
+bool IsFileName(std::string_view directive) {
+  return directive == "appendfilename" || directive == "appenddirname" ||
+         directive == "dbfilename";
 }
 
 // Validates `value` for directive `d`; on success stores the canonical form
@@ -143,6 +151,10 @@ std::string Normalize(const DirectiveInfo& d, std::string_view value, std::strin
     case T::kString:
       if (value.find_first_of("\r\n") != std::string_view::npos && d.name != "requirepass") {
         return std::string(err::kConfigNewline);
+      }
+      if (IsFileName(d.name) && (value.empty() || value.find('/') != std::string_view::npos ||
+                                 value == "." || value == "..")) {
+        return err::ConfigNotAFileName(d.name);
       }
       *out = std::string(value);
       return {};

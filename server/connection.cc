@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 
@@ -137,7 +138,51 @@ void Connection::EnsureReadSpace() {
   }
 }
 
+uint64_t Connection::ThreadLsn() const {
+  return server_.durability ? persistence::Durability::ThreadLastLsn() : 0;
+}
+
+void Connection::NoteChanges(uint64_t mark) {
+  // ThreadLastLsn is per thread, and several connections share this thread;
+  // but between `mark` and now nothing else ran here (no co_await), so a
+  // move is this connection's own change.
+  uint64_t now = ThreadLsn();
+  if (now != mark) unsynced_lsn_ = std::max(unsynced_lsn_, now);
+}
+
+asio::awaitable<bool> Connection::WaitDurable(uint64_t lsn) {
+  persistence::Durability& durability = *server_.durability;
+  bool failed = false;
+  if (durability.ReadyToReply(lsn, &failed)) co_return true;
+  if (failed) co_return false;
+  // appendfsync always: the sync thread calls back once a group commit
+  // covers `lsn`. The callback must be copyable and runs on the sync
+  // thread, so the coroutine's handler waits in a shared_ptr and is resumed
+  // on its own executor: this connection's io thread.
+  auto executor = socket_.get_executor();
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
+      [&durability, lsn, executor](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        durability.WhenDurable(lsn, [shared, executor](bool ok) {
+          asio::post(executor, [shared, ok] { (*shared)(ok); });
+        });
+      },
+      asio::use_awaitable);
+}
+
 asio::awaitable<bool> Connection::Flush() {
+  if (unsynced_lsn_ != 0) {
+    uint64_t lsn = std::exchange(unsynced_lsn_, 0);
+    if (!co_await WaitDurable(lsn)) {
+      // These replies would acknowledge changes that are not on disk.
+      LogWarning("Closing client id={} addr={}: the AOF write of its changes failed; their "
+                 "replies are not sent",
+                 info_->id, info_->addr);
+      out_.clear();
+      closing_ = true;
+      co_return false;
+    }
+  }
   if (out_.empty()) co_return true;
   info_->output_buffer.store(out_.size(), std::memory_order_relaxed);
   boost::system::error_code ec;
@@ -150,6 +195,7 @@ asio::awaitable<bool> Connection::Flush() {
 }
 
 asio::awaitable<bool> Connection::ProcessInput() {
+  uint64_t lsn_mark = ThreadLsn();
   while (!session_.close_after_reply && !closing_ && in_begin_ < in_end_) {
     std::string_view buf(in_.get() + in_begin_, in_end_ - in_begin_);
     resp::ParseStatus status = parser_.Parse(buf);
@@ -173,8 +219,13 @@ asio::awaitable<bool> Connection::ProcessInput() {
       parser_.set_authenticated(session_.authenticated);
     }
     in_begin_ += parser_.consumed();
-    if (out_.size() >= kFlushBytes && !co_await Flush()) co_return false;
+    if (out_.size() >= kFlushBytes) {
+      NoteChanges(lsn_mark);
+      if (!co_await Flush()) co_return false;
+      lsn_mark = ThreadLsn();  // other connections of this thread ran meanwhile
+    }
   }
+  NoteChanges(lsn_mark);
   co_return true;
 }
 
@@ -206,7 +257,7 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
     if (!co_await Flush()) break;
   }
   if (socket_.is_open()) {
-    if (!out_.empty()) (void)co_await Flush();
+    if (!out_.empty() || unsynced_lsn_ != 0) (void)co_await Flush();
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);

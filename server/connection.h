@@ -6,6 +6,13 @@
 // bounded, and the next read waits for the write: a client that does not
 // read stops being read (TCP backpressure), it never grows our memory.
 //
+// Durability (SPEC section 5): a batch's replies leave only once the changes
+// its commands made meet appendfsync (Durability::ReadyToReply; with
+// `always`, the read loop waits for the group commit that covers them,
+// without blocking the io thread). A change that could not be written gets
+// no reply at all: the connection closes, so nothing unwritten is ever
+// acknowledged.
+//
 // Bounds (STYLE 9): proto-max-bulk-len and the inline/multibulk limits in
 // the parser; client-query-buffer-limit on unparsed input (over it: close,
 // as Redis); the idle `timeout` (the server's cron closes idle clients).
@@ -52,7 +59,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Parses and runs every complete command in the input; writes when the
   // replies pass kFlushBytes. False when the connection must close.
   boost::asio::awaitable<bool> ProcessInput();
+  // Waits until the changes of the replies in out_ meet appendfsync, then
+  // writes out_. False when the connection must close (a failed write to
+  // the socket, or to the AOF: then out_ is dropped unsent).
   boost::asio::awaitable<bool> Flush();
+  // True once `lsn` meets appendfsync; false if its write failed.
+  boost::asio::awaitable<bool> WaitDurable(uint64_t lsn);
+  // Durability::ThreadLastLsn() (0 without durability).
+  uint64_t ThreadLsn() const;
+  // After commands ran since ThreadLsn() was `mark`: what they changed must
+  // be durable before their replies leave.
+  void NoteChanges(uint64_t mark);
   void EnsureReadSpace();
   void Reallocate(size_t capacity);
   void RefreshLimits();
@@ -73,6 +90,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
   uint64_t config_generation_ = 0;
+  uint64_t unsynced_lsn_ = 0;  // the replies in out_ wait for this LSN (0: none)
   bool reading_ = false;   // a read is pending (Close may cancel it)
   bool closing_ = false;   // stop after the current batch
 };

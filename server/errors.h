@@ -82,9 +82,20 @@ inline constexpr std::string_view kNoShutdownInProgress = "ERR No shutdown in pr
 inline constexpr std::string_view kRewriteFailed =
     "ERR Rewriting config file: ";  // followed by the reason
 
-// limiterd: persistence is issue 4.
+// Persistence (Redis). MISCONF texts come from persistence::Durability.
+inline constexpr std::string_view kShutdownFailed = "ERR Errors trying to SHUTDOWN. Check logs.";
+inline constexpr std::string_view kBgSaveDuringRewrite =
+    "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE "
+    "in order to schedule a BGSAVE whenever possible.";
+// Redis's execCommandAbort: a transaction refused at EXEC (a write while
+// writes are refused).
+inline std::string ExecAbortBecause(std::string_view error) {
+  return fmt::format("EXECABORT Transaction discarded because of: {}", error);
+}
+// limiterd: a ServerState without durability (in-process tests only; the
+// daemon always has one, even with appendonly no and no save rules).
 inline constexpr std::string_view kNoPersistence =
-    "ERR persistence is not available yet in this limiterd version (state is in memory only)";
+    "ERR persistence is off in this server (no durability configured)";
 
 // limiterd: LIMIT.SET / CREDITS.* argument errors that Redis has no text for.
 inline constexpr std::string_view kHardRequired =
@@ -148,6 +159,10 @@ inline constexpr std::string_view kConfigBadDirective = "Bad directive or wrong 
 inline constexpr std::string_view kConfigQuotes = "Unbalanced quotes in configuration line";
 inline std::string ConfigRange(int64_t min, int64_t max) {
   return fmt::format("argument must be between {} and {} inclusive", min, max);
+}
+inline std::string ConfigNotAFileName(std::string_view directive) {
+  return fmt::format("{} can't be a path, just a {}", directive,
+                     directive == "appenddirname" ? "dirname" : "filename");
 }
 inline std::string ConfigChoices(std::string_view choices) {
   return fmt::format("argument(s) must be one of the following: {}", choices);

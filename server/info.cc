@@ -92,14 +92,36 @@ void Memory(ServerState&, std::string& o) {
       jemalloc ? "jemalloc" : "libc");
 }
 
+// Redis 7's fields and order (the fork-related ones it has no use for left
+// out), from persistence::Durability; aof_fsyncs and aof_records are
+// limiterd's (group commit: far fewer fsyncs than records).
 void Persistence(ServerState& s, std::string& o) {
+  persistence::PersistenceInfo p;
+  if (s.durability) {
+    p = s.durability->Info();
+  } else {
+    p.rdb_last_save_time = s.start_unix_ms / 1000;
+  }
   o += fmt::format(
-      "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n"
-      "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\n"
-      "rdb_saves:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
-      "aof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n"
-      "persistence_available:0\r\n",
-      s.start_unix_ms / 1000);
+      "# Persistence\r\nloading:{}\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\n"
+      "rdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n"
+      "rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\n"
+      "rdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\n"
+      "aof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\n"
+      "aof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\n"
+      "aof_last_write_status:{}\r\n",
+      p.loading ? 1 : 0, p.rdb_changes_since_last_save, p.rdb_bgsave_in_progress ? 1 : 0,
+      p.rdb_last_save_time, p.rdb_last_bgsave_status, p.rdb_last_bgsave_time_sec,
+      p.rdb_current_bgsave_time_sec, s.load_report.keys, p.aof_enabled ? 1 : 0,
+      p.aof_rewrite_in_progress ? 1 : 0, p.aof_rewrite_scheduled ? 1 : 0,
+      p.aof_last_rewrite_time_sec, p.aof_current_rewrite_time_sec, p.aof_last_bgrewrite_status,
+      p.aof_last_write_status);
+  if (!p.aof_enabled) return;
+  o += fmt::format(
+      "aof_current_size:{}\r\naof_base_size:{}\r\naof_buffer_length:{}\r\n"
+      "aof_delayed_fsync:{}\r\naof_fsyncs:{}\r\naof_records:{}\r\n",
+      p.aof_current_size, p.aof_base_size, p.aof_buffer_length, p.aof_delayed_fsync,
+      p.aof_fsyncs, p.aof_records);
 }
 
 void StatsSection(ServerState& s, std::string& o) {

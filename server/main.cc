@@ -12,6 +12,8 @@
 
 #include "command_table.h"
 #include "config.h"
+#include "durability.h"
+#include "durability_setup.h"
 #include "log.h"
 #include "server.h"
 #include "server_state.h"
@@ -27,6 +29,8 @@ void PrintUsage() {
       "       ./limiterd -v or --version\n"
       "       ./limiterd -h or --help\n"
       "       ./limiterd --commands-markdown (print docs/commands.md)\n"
+      "       ./limiterd --check-aof <file> [--fix] (an AOF manifest, base or incr file)\n"
+      "       ./limiterd --check-snapshot <file>\n"
       "\n"
       "Options are config directives, as in limiterd.conf, with a leading --:\n"
       "  --bind <addr ...>  --port <n>  --threads <n>  --requirepass <pw>\n"
@@ -41,6 +45,25 @@ void PrintUsage() {
       "       ./limiterd --port 7777\n"
       "       ./limiterd /etc/limiterd.conf --loglevel verbose --threads 4\n",
       stdout);
+}
+
+// `--check-aof FILE [--fix]`, `--check-snapshot FILE`: the report on
+// stdout, the exit code of the check. -1: not such a command line.
+int RunFileCheck(const std::vector<std::string>& args) {
+  std::string report;
+  int code;
+  if (args.size() >= 2 && args.size() <= 3 && args[0] == "--check-aof") {
+    bool fix = args.size() == 3;
+    if (fix && args[2] != "--fix") return -1;
+    code = limiterd::persistence::CheckAof(args[1], fix, report);
+  } else if (args.size() == 2 && args[0] == "--check-snapshot") {
+    code = limiterd::persistence::CheckSnapshot(args[1], report);
+  } else {
+    return -1;
+  }
+  std::fputs(report.c_str(), stdout);
+  if (!report.empty() && report.back() != '\n') std::fputc('\n', stdout);
+  return code;
 }
 
 }  // namespace
@@ -60,6 +83,13 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (!args.empty() && (args[0] == "--check-aof" || args[0] == "--check-snapshot")) {
+    int code = RunFileCheck(args);
+    if (code >= 0) return code;
+    std::fputs("Usage: limiterd --check-aof <file> [--fix] | --check-snapshot <file>\n", stderr);
+    return 1;
+  }
+
   Config config;
   if (std::string error = config.LoadFromArgs(args); !error.empty()) {
     std::fprintf(stderr, "%s\n", error.c_str());
@@ -71,6 +101,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // Past RLIMIT_FSIZE a write fails with EFBIG, which the AOF reports like a
+  // full disk (MISCONF to writers), instead of the signal killing us.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   LogNotice("oO0OoO0OoO0Oo limiterd is starting oO0OoO0OoO0Oo");
   LogNotice("limiterd version={}, bits=64, pid={}, just started", kVersion, getpid());
@@ -82,21 +115,28 @@ int main(int argc, char** argv) {
     LogNotice("Configuration loaded from {}",
               config.config_file().empty() ? "standard input" : config.config_file());
   }
-  if (config.appendonly()) {
-    LogWarning("appendonly yes: persistence is not available yet in this version; the state "
-               "is kept in memory only");
-  }
 
   size_t threads = static_cast<size_t>(config.threads());
   ServerState state(config, threads);
   std::error_code ec;
   state.executable = std::filesystem::canonical("/proc/self/exe", ec).string();
   Server server(state);
+  // Bound first (a port in use fails at once), loaded next; connections
+  // wait in the backlog until Run accepts them.
   if (!server.Listen()) return 1;
   LogNotice("Server initialized: {} io thread(s), port {}, hierarchy separator '{}'", threads,
             config.port(), config.separator());
+  if (std::string error = OpenDurability(state); !error.empty()) {
+    LogWarning("Fatal error loading the DB: {}. Exiting.", error);
+    if (!config.logfile().empty()) {
+      std::fprintf(stderr, "Fatal error loading the DB: %s\n", error.c_str());
+    }
+    return 1;
+  }
   LogNotice("Ready to accept connections tcp");
   server.Run();
+  // Stops the persistence threads while the io contexts they post to exist.
+  state.durability.reset();
   LogWarning("limiterd is now ready to exit, bye bye...");
   return 0;
 }

@@ -82,11 +82,7 @@ void Server::Run() {
   for (auto& acceptor : acceptors_) {
     asio::co_spawn(main_, AcceptLoop(*acceptor), asio::detached);
   }
-  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
-    if (ec) return;
-    LogWarning("Received {} scheduling shutdown...", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    BeginShutdown();
-  });
+  ArmSignals();
   ArmCron();
   for (auto& io : io_) {
     threads_.emplace_back([ctx = io.get()] { ctx->run(); });
@@ -94,6 +90,32 @@ void Server::Run() {
   main_.run();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  if (state_.durability) {
+    // The changes of the batches the drain let finish: written and fsynced
+    // (no snapshot: SHUTDOWN or the signal already made the one asked for).
+    auto r = state_.durability->Shutdown(/*save=*/false, /*nosave=*/true);
+    if (!r) LogWarning("Error flushing the append only file at exit: {}", r.error().message);
+  }
+}
+
+void Server::ArmSignals() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    LogWarning("Received {} scheduling shutdown...", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    // As SHUTDOWN without arguments: flush and fsync the AOF, snapshot if
+    // save rules are set. If that snapshot fails, keep running (Redis 7).
+    if (state_.durability) {
+      auto r = state_.durability->Shutdown(/*save=*/false, /*nosave=*/false);
+      if (!r) {
+        LogWarning("Errors trying to shut down the server ({}); still running. Check the logs "
+                   "for more information.",
+                   r.error().message);
+        ArmSignals();
+        return;
+      }
+    }
+    BeginShutdown();
+  });
 }
 
 void Server::Stop() {
@@ -151,6 +173,17 @@ void Server::Cron() {
   if (++cron_ticks_ % 10 != 0) return;
   // Once a second.
   state_.stats.Sample();
+  if (state_.durability) {
+    // Save rules, automatic AOF rewrite, everysec fsync, retrying a failed
+    // write, a scheduled rewrite; and a BGSAVE SCHEDULE once no rewrite runs.
+    state_.durability->Cron();
+    if (state_.bgsave_scheduled.load(std::memory_order_relaxed) &&
+        !state_.durability->Info().aof_rewrite_in_progress) {
+      state_.bgsave_scheduled.store(false, std::memory_order_relaxed);
+      auto r = state_.durability->BgSave();
+      if (!r) LogWarning("Scheduled BGSAVE: {}", r.error().message);
+    }
+  }
   int64_t timeout_ms = state_.config.timeout_seconds() * 1000;
   if (timeout_ms <= 0) return;
   int64_t now = ServerState::SteadyMs();

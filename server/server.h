@@ -3,10 +3,14 @@
 // (`threads`), each run by one thread, so a connection's work never needs a
 // lock or a strand; accepted connections go round-robin to the io threads.
 // The main thread runs the acceptors, the signals (SIGTERM / SIGINT) and the
-// cron timer (statistics, idle `timeout`, dropping idle counters).
+// cron timer (statistics, idle `timeout`, dropping idle counters, and
+// Durability::Cron once a second).
 //
-// Shutdown (signal or SHUTDOWN): stop accepting, let every connection finish
-// the batch it is writing, close them, stop the io threads, return from Run.
+// Shutdown (signal or SHUTDOWN): make the state durable (Durability::
+// Shutdown: flush and fsync the AOF, snapshot if asked or if save rules are
+// set; if that fails, keep running, as Redis), stop accepting, let every
+// connection finish the batch it is writing, close them, stop the io
+// threads, flush the AOF once more (the drained batches), return from Run.
 #pragma once
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
@@ -48,6 +52,7 @@ class Server {
 
   boost::asio::awaitable<void> AcceptLoop(boost::asio::ip::tcp::acceptor& acceptor);
   void OnAccepted(boost::asio::ip::tcp::socket socket, size_t thread);
+  void ArmSignals();
   void ArmCron();
   void Cron();
   void BeginShutdown();

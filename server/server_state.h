@@ -1,7 +1,7 @@
 // Copyright limiterd authors.
 // ServerState: what every command and connection shares: the configuration,
-// the engine and its clock, the client registry and the statistics. One per
-// daemon (and one per in-process test fixture).
+// the engine and its clock, durability, the client registry and the
+// statistics. One per daemon (and one per in-process test fixture).
 //
 // Thread safety: every member is safe to use from any thread; see each.
 #pragma once
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config.h"
+#include "durability.h"
 #include "limiterd/clock.h"
 #include "limiterd/engine.h"
 
@@ -122,6 +123,15 @@ class ServerState {
   Config config;
   AdjustableClock clock;  // DEBUG CLOCK; the engine reads it
   Engine engine;
+  // The AOF and snapshots (SPEC section 5): set once at start-up, before
+  // serving (OpenDurability), then immutable; null when persistence is off
+  // (in-process tests that do not want it: SAVE and friends answer an
+  // error). Declared after `engine`, so destroyed before it: it is the
+  // engine's change sink.
+  std::unique_ptr<persistence::Durability> durability;
+  persistence::LoadReport load_report;  // what start-up loaded; immutable after
+  // BGSAVE SCHEDULE while an AOF rewrite runs: the cron starts it later.
+  std::atomic<bool> bgsave_scheduled{false};
   ClientRegistry clients;
   Stats stats;
 

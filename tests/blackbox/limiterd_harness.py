@@ -86,7 +86,12 @@ class ServerError(AssertionError):
 class Server:
     """One limiterd process. Use as a context manager, or start()/stop()."""
 
-    def __init__(self, password=None, debug=True, threads=2, extra_args=(), binary=None):
+    def __init__(self, password=None, debug=True, threads=2, extra_args=(), binary=None,
+                 data_dir=None, preexec=None):
+        """data_dir: an existing directory to run in (--dir), kept by stop()
+        so that a later Server can restart from its files; default: a fresh
+        temporary one, removed by stop(). preexec: also run in the child
+        before exec (e.g. resource.setrlimit)."""
         self.binary = binary or binary_from_env()
         self.password = password
         self.debug = debug
@@ -94,8 +99,10 @@ class Server:
         self.extra_args = [str(a) for a in extra_args]
         self.proc = None
         self.port = None
-        self.dir = tempfile.mkdtemp(prefix="limiterd-bb-")
+        self.own_dir = data_dir is None
+        self.dir = tempfile.mkdtemp(prefix="limiterd-bb-") if data_dir is None else data_dir
         self.log_path = os.path.join(self.dir, "limiterd.log")
+        self.preexec = preexec
 
     # -- lifecycle -------------------------------------------------------
     def command_line(self, port):
@@ -115,7 +122,7 @@ class Server:
                 self.proc = subprocess.Popen(self.command_line(self.port), cwd=self.dir,
                                              stdin=subprocess.DEVNULL, stdout=log,
                                              stderr=subprocess.STDOUT,
-                                             preexec_fn=_die_with_parent)
+                                             preexec_fn=self._preexec)
             _live_servers.append(self)
             outcome = self._wait_ready()
             if outcome == "ready":
@@ -126,6 +133,11 @@ class Server:
         self.kill()
         raise ServerError("limiterd did not start (%s):\n%s\ncommand: %s"
                           % (outcome, last, " ".join(self.command_line(self.port))))
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.preexec is not None:
+            self.preexec()
 
     def _wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT
@@ -160,9 +172,12 @@ class Server:
         return text
 
     def kill(self):
+        """SIGKILL (kill -9), and wait for it. The directory stays."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self in _live_servers:
+            _live_servers.remove(self)
 
     def stop(self, check=True):
         """SIGTERM, SIGKILL after STOP_TIMEOUT. With check, raise unless the
@@ -184,7 +199,8 @@ class Server:
             _live_servers.remove(self)
         if check and rc not in (0, -signal.SIGTERM):
             raise ServerError("limiterd exited with status %d\n%s" % (rc, self.log()))
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
         return rc
 
     def __enter__(self):

@@ -146,3 +146,24 @@ TEST_CASE("conf/limiterd.conf sets every directive to its default", "[config]") 
     CHECK(c.GetValue(d.name) == defaults.GetValue(d.name));
   }
 }
+
+TEST_CASE("persistence directives: defaults, file names, fixed at start-up", "[config]") {
+  Config c;
+  CHECK(c.GetValue("dbfilename") == "dump.snap");
+  CHECK(c.GetValue("appenddirname") == "appendonlydir");
+  CHECK(c.GetValue("stop-writes-on-bgsave-error") == "yes");
+  std::vector<std::string> path{"--dbfilename", "sub/dump.snap"};
+  CHECK(c.LoadFromArgs(path).find("dbfilename can't be a path, just a filename") !=
+        std::string::npos);
+  std::vector<std::string> dirname{"--appenddirname", "../x"};
+  CHECK(c.LoadFromArgs(dirname).find("appenddirname can't be a path, just a dirname") !=
+        std::string::npos);
+  std::vector<std::string> ok{"--appendfilename", "my.aof", "--save", "60", "10",
+                              "--stop-writes-on-bgsave-error", "no"};
+  CHECK(c.LoadFromArgs(ok).empty());
+  CHECK(c.GetValue("appendfilename") == "my.aof");
+  std::vector<std::string_view> set{"appendfsync", "always"};
+  CHECK(c.Set(set) ==
+        "ERR CONFIG SET failed (possibly related to argument 'appendfsync') - can't set "
+        "immutable config");
+}

@@ -2,111 +2,12 @@
 // The daemon over real sockets, in-process: pipelining, split input,
 // protocol errors, QUIT, maxclients, the query buffer limit, idle timeout,
 // SHUTDOWN draining.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <thread>
 
-#include "server.h"
-#include "server_test_util.h"
+#include "net_test_util.h"
 
 using namespace st;  // NOLINT
-
-namespace {
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-class TestServer {
- public:
-  explicit TestServer(std::vector<std::pair<std::string, std::string>> overrides = {})
-      : port_(FreePort()), state_(Configure(std::move(overrides), port_), 2), server_(state_) {
-    REQUIRE(server_.Listen());
-    thread_ = std::thread([this] { server_.Run(); });
-  }
-  ~TestServer() { Stop(); }
-  void Stop() {
-    if (!thread_.joinable()) return;
-    state_.RequestShutdown();
-    thread_.join();
-  }
-  int port() const { return port_; }
-  ServerState& state() { return state_; }
-  bool stopped() const { return !thread_.joinable(); }
-  std::thread& thread() { return thread_; }
-
- private:
-  static Config Configure(std::vector<std::pair<std::string, std::string>> o, int port) {
-    o.emplace_back("port", std::to_string(port));
-    o.emplace_back("loglevel", "warning");
-    return MakeConfig(std::move(o));
-  }
-  int port_;
-  ServerState state_;
-  Server server_;
-  std::thread thread_;
-};
-
-class Socket {
- public:
-  explicit Socket(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{5, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  }
-  ~Socket() { ::close(fd_); }
-  void Send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return;
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-  }
-  // Reads exactly n bytes (less on EOF / timeout).
-  std::string Read(size_t n) {
-    std::string out;
-    char buf[65536];
-    while (out.size() < n) {
-      ssize_t r = ::recv(fd_, buf, std::min(sizeof buf, n - out.size()), 0);
-      if (r <= 0) break;
-      out.append(buf, static_cast<size_t>(r));
-    }
-    return out;
-  }
-  // True when the server closed the connection (EOF within the timeout).
-  bool Closed() {
-    char c;
-    return ::recv(fd_, &c, 1, 0) == 0;
-  }
-
- private:
-  int fd_;
-};
-
-std::string Cmd(std::initializer_list<std::string_view> args) {
-  std::string s = "*" + std::to_string(args.size()) + "\r\n";
-  for (std::string_view a : args) s += Bulk(a);
-  return s;
-}
-
-}  // namespace
 
 TEST_CASE("pipelining: many commands in one write, all replies", "[net]") {
   TestServer server;

@@ -6,6 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <stdlib.h>
+
+#include <filesystem>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -15,6 +18,7 @@
 
 #include "command_table.h"
 #include "config.h"
+#include "durability_setup.h"
 #include "resp/reply_writer.h"
 #include "server_state.h"
 #include "session.h"
@@ -83,6 +87,56 @@ class Fixture {
   }
 
   ServerState state;
+};
+
+// A fresh directory under the system's temp dir, removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "limiterd-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct TempDirHolder {
+  TempDir temp;
+};
+
+// A Fixture with persistence opened as the daemon opens it, in its own
+// directory (or in `dir`, to reopen what an earlier fixture left there).
+// The directory is a base declared first: made before the Fixture, removed
+// after it.
+class DurableFixture : private TempDirHolder, public Fixture {
+ public:
+  explicit DurableFixture(Overrides overrides = {}, const std::string& dir = {})
+      : Fixture(WithDir(std::move(overrides), dir.empty() ? temp.path() : dir)),
+        dir_(dir.empty() ? temp.path() : dir) {
+    std::string error = OpenDurability(state);
+    INFO(error);
+    REQUIRE(error.empty());
+  }
+  const std::string& dir() const { return dir_; }
+  limiterd::persistence::Durability& durability() { return *state.durability; }
+
+ private:
+  static Overrides WithDir(Overrides o, const std::string& dir) {
+    o.emplace_back("dir", dir);
+    o.emplace_back("loglevel", "warning");
+    return o;
+  }
+  std::string dir_;
 };
 
 // "*2\r\n$1\r\na\r\n..." helpers for expected replies.

@@ -1,0 +1,347 @@
+// Copyright limiterd authors.
+// The server over persistence::Durability, in-process: INFO persistence,
+// SAVE / BGSAVE / BGREWRITEAOF / LASTSAVE / SHUTDOWN, MISCONF while writes
+// to disk fail, MULTI/EXEC as one AOF record, a restart from the files, and
+// appendfsync always over real sockets.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "errors.h"
+#include "info.h"
+#include "net_test_util.h"
+
+using namespace st;  // NOLINT
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// INFO <section>'s "field:value" lines.
+std::map<std::string, std::string> InfoFields(Client& c, std::string_view section) {
+  std::string reply = c({"INFO", section});
+  std::map<std::string, std::string> fields;
+  size_t pos = reply.find("\r\n") + 2;  // after the bulk header
+  while (pos < reply.size()) {
+    size_t end = reply.find("\r\n", pos);
+    if (end == std::string::npos) break;
+    std::string line = reply.substr(pos, end - pos);
+    size_t colon = line.find(':');
+    if (colon != std::string::npos) fields[line.substr(0, colon)] = line.substr(colon + 1);
+    pos = end + 2;
+  }
+  return fields;
+}
+
+// Polls INFO persistence until `field` is `value` (a background job ended).
+bool WaitForField(Client& c, const std::string& field, const std::string& value) {
+  for (int i = 0; i < 1000; ++i) {
+    if (InfoFields(c, "persistence")[field] == value) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+int64_t ToInt(const std::string& s) { return std::stoll(s); }
+
+// A reply's lines, sorted: equal for the same keys in another order (SCAN).
+std::vector<std::string> SortedLines(const std::string& reply) {
+  std::vector<std::string> lines;
+  for (size_t pos = 0, end; (end = reply.find("\r\n", pos)) != std::string::npos; pos = end + 2) {
+    lines.push_back(reply.substr(pos, end - pos));
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("INFO persistence: Redis's fields, from Durability", "[persistence]") {
+  SECTION("appendonly no") {
+    DurableFixture f(Overrides{{"save", ""}});
+    auto c = f.NewClient();
+    auto info = InfoFields(*c, "persistence");
+    for (const char* field :
+         {"loading", "async_loading", "rdb_changes_since_last_save", "rdb_bgsave_in_progress",
+          "rdb_last_save_time", "rdb_last_bgsave_status", "rdb_last_bgsave_time_sec",
+          "rdb_current_bgsave_time_sec", "rdb_last_load_keys_loaded", "aof_enabled",
+          "aof_rewrite_in_progress", "aof_rewrite_scheduled", "aof_last_rewrite_time_sec",
+          "aof_current_rewrite_time_sec", "aof_last_bgrewrite_status", "aof_last_write_status"}) {
+      INFO(field);
+      CHECK(info.count(field) == 1);
+    }
+    CHECK(info["loading"] == "0");
+    CHECK(info["aof_enabled"] == "0");
+    CHECK(info.count("aof_current_size") == 0);  // only with the AOF on, as Redis
+    CHECK(info["rdb_last_bgsave_status"] == "ok");
+    CHECK(info["aof_last_write_status"] == "ok");
+    CHECK(info["rdb_changes_since_last_save"] == "0");
+    CHECK((*c)({"LIMIT.SET", "k", "HARD", "10"}) == kOk);
+    CHECK((*c)({"CREDITS.CONSUME", "k", "1"}).rfind(Arr(6) + Int(1), 0) == 0);
+    CHECK(ToInt(InfoFields(*c, "persistence")["rdb_changes_since_last_save"]) >= 2);
+    // The default INFO includes the section.
+    CHECK((*c)({"INFO"}).find("# Persistence\r\n") != std::string::npos);
+  }
+  SECTION("appendonly yes") {
+    DurableFixture f(Overrides{{"appendonly", "yes"}, {"appendfsync", "always"}, {"save", ""}});
+    auto c = f.NewClient();
+    CHECK((*c)({"LIMIT.SET", "k", "HARD", "10"}) == kOk);
+    auto info = InfoFields(*c, "persistence");
+    CHECK(info["aof_enabled"] == "1");
+    for (const char* field : {"aof_current_size", "aof_base_size", "aof_buffer_length",
+                              "aof_delayed_fsync", "aof_fsyncs", "aof_records"}) {
+      INFO(field);
+      CHECK(info.count(field) == 1);
+    }
+    CHECK(ToInt(info["aof_records"]) >= 1);
+    CHECK(ToInt(info["aof_current_size"]) > 0);
+  }
+}
+
+TEST_CASE("SAVE, LASTSAVE, BGSAVE, BGREWRITEAOF", "[persistence]") {
+  DurableFixture f(Overrides{{"appendonly", "yes"}, {"save", ""}});
+  auto c = f.NewClient();
+  int64_t before = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  CHECK((*c)({"LIMIT.SET", "org:a", "HARD", "100"}) == kOk);
+  CHECK((*c)({"CREDITS.CONSUME", "org:a/user:1", "5"}).rfind(Arr(6) + Int(1), 0) == 0);
+  CHECK((*c)({"SAVE"}) == kOk);
+  CHECK(fs::exists(fs::path(f.dir()) / "dump.snap"));
+  std::string lastsave = (*c)({"LASTSAVE"});
+  REQUIRE(lastsave.size() > 3);
+  // LASTSAVE is the real wall clock, not DEBUG CLOCK (the fixture's is 2024).
+  CHECK(ToInt(lastsave.substr(1)) >= before);
+  auto info = InfoFields(*c, "persistence");
+  CHECK(info["rdb_changes_since_last_save"] == "0");
+  CHECK(ToInt(info["rdb_last_save_time"]) == ToInt(lastsave.substr(1)));
+
+  CHECK((*c)({"BGSAVE"}) == "+Background saving started\r\n");
+  CHECK(WaitForField(*c, "rdb_bgsave_in_progress", "0"));
+  CHECK(InfoFields(*c, "persistence")["rdb_last_bgsave_status"] == "ok");
+  CHECK((*c)({"BGSAVE", "NOW"}) == Err("ERR syntax error"));
+
+  CHECK((*c)({"BGREWRITEAOF"}) == "+Background append only file rewriting started\r\n");
+  CHECK(WaitForField(*c, "aof_rewrite_in_progress", "0"));
+  CHECK(WaitForField(*c, "aof_rewrite_scheduled", "0"));
+  CHECK(InfoFields(*c, "persistence")["aof_last_bgrewrite_status"] == "ok");
+  CHECK((*c)({"BGSAVE", "SCHEDULE"}).rfind("+Background saving", 0) == 0);
+  CHECK(WaitForField(*c, "rdb_bgsave_in_progress", "0"));
+  // SAVE is refused inside MULTI (Redis: no-multi).
+  CHECK((*c)({"MULTI"}) == kOk);
+  CHECK((*c)({"SAVE"}) == Err("ERR Command not allowed inside a transaction"));
+  CHECK((*c)({"DISCARD"}) == kOk);
+}
+
+TEST_CASE("without durability the persistence commands say so", "[persistence]") {
+  Fixture f;
+  auto c = f.NewClient();
+  std::string no = Err(limiterd::server::err::kNoPersistence);
+  CHECK((*c)({"SAVE"}) == no);
+  CHECK((*c)({"BGSAVE"}) == no);
+  CHECK((*c)({"BGREWRITEAOF"}) == no);
+  CHECK((*c)({"SHUTDOWN", "SAVE"}) == no);
+  CHECK((*c)({"LASTSAVE"}) == Int(f.state.start_unix_ms / 1000));
+}
+
+TEST_CASE("MISCONF: writers refused while snapshots fail, readers served", "[persistence]") {
+  // As Redis: stop-writes-on-bgsave-error applies when save rules are set.
+  DurableFixture f(Overrides{{"save", "3600 1"}});
+  auto c = f.NewClient();
+  auto other = f.NewClient();
+  CHECK((*c)({"LIMIT.SET", "k", "HARD", "10"}) == kOk);
+  // A transaction queued before the failure is refused at EXEC.
+  CHECK((*other)({"MULTI"}) == kOk);
+  CHECK((*other)({"CREDITS.CONSUME", "k", "1"}) == "+QUEUED\r\n");
+
+  // The directory disappears: BGSAVE cannot create its file.
+  fs::path dir = f.dir();
+  fs::path away = dir.string() + "-away";
+  fs::rename(dir, away);
+  CHECK((*c)({"BGSAVE"}) == "+Background saving started\r\n");
+  CHECK(WaitForField(*c, "rdb_bgsave_in_progress", "0"));
+  CHECK(InfoFields(*c, "persistence")["rdb_last_bgsave_status"] == "err");
+
+  std::string misconf = (*c)({"CREDITS.CONSUME", "k", "1"});
+  CHECK(misconf.rfind("-MISCONF ", 0) == 0);
+  CHECK((*c)({"LIMIT.SET", "j", "HARD", "1"}) == misconf);
+  CHECK((*c)({"FLUSHALL"}) == misconf);
+  std::string execabort = (*other)({"EXEC"});
+  CHECK(execabort.rfind("-EXECABORT Transaction discarded because of: MISCONF ", 0) == 0);
+  // Readers and non-writing commands go on.
+  CHECK((*c)({"USAGE.GET", "k"}).find(Bulk("consumed") + Int(0)) != std::string::npos);
+  CHECK((*c)({"PING"}) == "+PONG\r\n");
+  CHECK((*c)({"DBSIZE"}) == Int(1));
+  // Queued while refused: the transaction is doomed.
+  CHECK((*c)({"MULTI"}) == kOk);
+  CHECK((*c)({"CREDITS.CONSUME", "k", "1"}) == misconf);
+  CHECK((*c)({"EXEC"}) == Err("EXECABORT Transaction discarded because of previous errors."));
+
+  // The directory is back: a successful SAVE clears the error.
+  fs::rename(away, dir);
+  CHECK((*c)({"SAVE"}) == kOk);
+  CHECK(InfoFields(*c, "persistence")["rdb_last_bgsave_status"] == "ok");
+  CHECK((*c)({"CREDITS.CONSUME", "k", "1"}).rfind(Arr(6) + Int(1), 0) == 0);
+}
+
+TEST_CASE("MISCONF off with stop-writes-on-bgsave-error no", "[persistence]") {
+  DurableFixture f(Overrides{{"save", "3600 1"}, {"stop-writes-on-bgsave-error", "no"}});
+  auto c = f.NewClient();
+  fs::path dir = f.dir();
+  fs::path away = dir.string() + "-away";
+  fs::rename(dir, away);
+  CHECK((*c)({"BGSAVE"}) == "+Background saving started\r\n");
+  CHECK(WaitForField(*c, "rdb_bgsave_in_progress", "0"));
+  CHECK(InfoFields(*c, "persistence")["rdb_last_bgsave_status"] == "err");
+  CHECK((*c)({"LIMIT.SET", "k", "HARD", "10"}) == kOk);
+  fs::rename(away, dir);
+}
+
+TEST_CASE("MULTI/EXEC reaches the AOF as one record", "[persistence]") {
+  DurableFixture f(Overrides{{"appendonly", "yes"}, {"save", ""}});
+  auto c = f.NewClient();
+  CHECK((*c)({"LIMIT.SET", "org:a", "HARD", "100"}) == kOk);
+  CHECK((*c)({"LIMIT.SET", "org:b", "HARD", "100"}) == kOk);
+  auto records = [&] { return ToInt(InfoFields(*c, "persistence")["aof_records"]); };
+  int64_t before = records();
+  CHECK((*c)({"CREDITS.CONSUME", "org:a/user:1", "1"}).rfind(Arr(6) + Int(1), 0) == 0);
+  CHECK(records() == before + 1);
+  CHECK((*c)({"MULTI"}) == kOk);
+  CHECK((*c)({"CREDITS.CONSUME", "org:a/user:1", "2"}) == "+QUEUED\r\n");
+  CHECK((*c)({"CREDITS.CONSUME", "org:b/user:2", "3"}) == "+QUEUED\r\n");
+  CHECK((*c)({"LIMIT.SET", "org:c", "HARD", "5"}) == "+QUEUED\r\n");
+  CHECK((*c)({"EXEC"}).rfind(Arr(3), 0) == 0);
+  CHECK(records() == before + 2);
+  // A transaction that changes nothing logs nothing.
+  CHECK((*c)({"MULTI"}) == kOk);
+  CHECK((*c)({"USAGE.GET", "org:a"}) == "+QUEUED\r\n");
+  CHECK((*c)({"EXEC"}).rfind(Arr(1), 0) == 0);
+  CHECK(records() == before + 2);
+}
+
+TEST_CASE("a restart restores what was logged and saved", "[persistence]") {
+  TempDir dir;
+  auto usage = [](Client& c, std::string_view key) { return c({"USAGE.GET", key}); };
+  std::string a, b, scan;
+  for (const char* appendonly : {"yes", "no"}) {
+    INFO(appendonly);
+    {
+      DurableFixture f(Overrides{{"appendonly", appendonly}, {"save", ""}}, dir.path());
+      auto c = f.NewClient();
+      CHECK((*c)({"FLUSHALL"}) == kOk);
+      CHECK((*c)({"LIMIT.SET", "org:a", "HARD", "100", "PERIOD", "monthly"}) == kOk);
+      CHECK((*c)({"LIMIT.SET", "org:a/*", "HARD", "10"}) == kOk);
+      CHECK((*c)({"CREDITS.CONSUME", "org:a/user:1", "7"}).rfind(Arr(6) + Int(1), 0) == 0);
+      CHECK((*c)({"MULTI"}) == kOk);
+      CHECK((*c)({"CREDITS.CONSUME", "org:a/user:2", "2"}) == "+QUEUED\r\n");
+      CHECK((*c)({"LIMIT.CANCEL", "org:a"}) == "+QUEUED\r\n");
+      CHECK((*c)({"EXEC"}).rfind(Arr(2), 0) == 0);
+      a = usage(*c, "org:a");
+      b = usage(*c, "org:a/user:1");
+      scan = (*c)({"LIMIT.SCAN", "0", "COUNT", "1000"});
+      // appendonly no: only a snapshot keeps it.
+      if (std::string_view(appendonly) == "no") CHECK((*c)({"SHUTDOWN", "SAVE"}) == "");
+    }
+    DurableFixture f(Overrides{{"appendonly", appendonly}, {"save", ""}}, dir.path());
+    auto c = f.NewClient();
+    CHECK(usage(*c, "org:a") == a);
+    CHECK(usage(*c, "org:a/user:1") == b);
+    CHECK(SortedLines((*c)({"LIMIT.SCAN", "0", "COUNT", "1000"})) == SortedLines(scan));
+    CHECK(usage(*c, "org:a").find(Bulk("cancelled")) != std::string::npos);
+  }
+}
+
+TEST_CASE("SHUTDOWN snapshots per the save rules and NOSAVE / SAVE", "[persistence]") {
+  SECTION("save rules set: SHUTDOWN writes a snapshot") {
+    DurableFixture f(Overrides{{"save", "3600 1"}});
+    auto c = f.NewClient();
+    CHECK((*c)({"LIMIT.SET", "k", "HARD", "1"}) == kOk);
+    CHECK((*c)({"SHUTDOWN"}) == "");
+    CHECK(f.state.shutdown_requested());
+    CHECK(fs::exists(fs::path(f.dir()) / "dump.snap"));
+  }
+  SECTION("NOSAVE: no snapshot") {
+    DurableFixture f(Overrides{{"save", "3600 1"}});
+    auto c = f.NewClient();
+    CHECK((*c)({"LIMIT.SET", "k", "HARD", "1"}) == kOk);
+    CHECK((*c)({"SHUTDOWN", "NOSAVE"}) == "");
+    CHECK(!fs::exists(fs::path(f.dir()) / "dump.snap"));
+  }
+  SECTION("SAVE without save rules; a failed snapshot keeps the daemon running") {
+    DurableFixture f(Overrides{{"save", ""}});
+    auto c = f.NewClient();
+    CHECK((*c)({"SHUTDOWN", "SAVE", "NOSAVE"}) == Err("ERR syntax error"));
+    fs::path dir = f.dir();
+    fs::path away = dir.string() + "-away";
+    fs::rename(dir, away);
+    CHECK((*c)({"SHUTDOWN", "SAVE"}) == Err("ERR Errors trying to SHUTDOWN. Check logs."));
+    CHECK(!f.state.shutdown_requested());
+    CHECK(!c->session().close_after_reply);
+    fs::rename(away, dir);
+    CHECK((*c)({"SHUTDOWN", "SAVE"}) == "");
+    CHECK(f.state.shutdown_requested());
+    CHECK(fs::exists(dir / "dump.snap"));
+  }
+}
+
+TEST_CASE("appendfsync always over sockets: every reply after its fsync, group commit",
+          "[persistence][net]") {
+  TempDir dir;
+  Overrides o{{"dir", dir.path()}, {"appendonly", "yes"}, {"appendfsync", "always"},
+              {"save", ""}};
+  constexpr int kClients = 8, kPerClient = 200;
+  {
+    TestServer server(o, /*durable=*/true);
+    {
+      Socket s(server.port());
+      s.Send(Cmd({"LIMIT.SET", "org:a", "HARD", "1000000"}));
+      CHECK(s.Read(kOk.size()) == kOk);
+    }
+    // Connected here: Catch's assertions (Socket's REQUIRE) are not
+    // thread-safe.
+    std::vector<std::unique_ptr<Socket>> sockets;
+    for (int t = 0; t < kClients; ++t) sockets.push_back(std::make_unique<Socket>(server.port()));
+    std::vector<std::thread> threads;
+    std::atomic<int> acked{0};
+    for (int t = 0; t < kClients; ++t) {
+      threads.emplace_back([&, t] {
+        Socket& s = *sockets[static_cast<size_t>(t)];
+        std::string key = "org:a/user:" + std::to_string(t);
+        for (int i = 0; i < kPerClient; ++i) {
+          // Pipelines of 1 and of 4: every reply comes back.
+          int n = i % 2 == 0 ? 1 : 4;
+          std::string batch;
+          for (int j = 0; j < n; ++j) batch += Cmd({"CREDITS.CONSUME", key, "1"});
+          s.Send(batch);
+          for (int j = 0; j < n; ++j) {
+            // *6, five integers, the level: $5 org:a.
+            if (s.ReadLine() != "*6\r\n" || s.ReadLine() != ":1\r\n") return;
+            for (int line = 0; line < 6; ++line) s.ReadLine();
+            acked.fetch_add(1);
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    int total = kClients * (kPerClient / 2 * 1 + kPerClient / 2 * 4);
+    CHECK(acked.load() == total);
+    auto info = InfoText(server.state(), std::vector<std::string_view>{"persistence"});
+    INFO(info);
+    auto field = [&](std::string_view name) {
+      size_t at = info.find(std::string(name) + ":");
+      return std::stoll(info.substr(at + name.size() + 1));
+    };
+    CHECK(field("aof_records") >= total);
+    // Group commit: an fsync covers every change that arrived meanwhile.
+    CHECK(field("aof_fsyncs") <= field("aof_records"));
+    server.Stop();
+  }
+  // Reopened: every acknowledged consume is there.
+  DurableFixture f(Overrides{{"appendonly", "yes"}, {"save", ""}}, dir.path());
+  auto c = f.NewClient();
+  CHECK((*c)({"USAGE.GET", "org:a"}).find(Bulk("consumed") +
+                                          Int(kClients * (kPerClient / 2 * 5))) !=
+        std::string::npos);
+}
