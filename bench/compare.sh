@@ -8,7 +8,8 @@
 #
 # Options:
 #   --quick          few requests, 10k limits for the memory row, only the
-#                    persistence-off table (no appendfsync always, no pinned table)
+#                    persistence-off table (no appendfsync always / everysec
+#                    tables, no pinned table)
 #   --limits N       how many limits the memory row loads (default 1000000)
 #   --requests N     requests per redis-benchmark run at -P 1 (-P 16 runs 5x,
 #                    -P 64 runs 10x that, EVALSHA at most 2x; default 200000,
@@ -118,7 +119,8 @@ free_port() {
 
 # start_server NAME KIND PERSIST THREADS PIN: starts limiterd or redis-server on
 # a free loopback port, waits until it answers PING; sets SRV_PORT and SRV_PID.
-# PERSIST is off (no AOF, no snapshots) or always (AOF, appendfsync always).
+# PERSIST is off (no AOF, no snapshots), always or everysec (AOF with that
+# appendfsync; no snapshots).
 start_server() {
   local name=$1 kind=$2 persist=$3 threads=$4 pin=$5 dir cmd i
   for _ in 1 2 3; do
@@ -130,8 +132,8 @@ start_server() {
     else
       cmd=("$REDIS_SERVER" --port "$SRV_PORT" --bind 127.0.0.1 --save "" --daemonize no --dir "$dir")
     fi
-    if [[ $persist == always ]]; then
-      cmd+=(--appendonly yes --appendfsync always)
+    if [[ $persist == always || $persist == everysec ]]; then
+      cmd+=(--appendonly yes --appendfsync "$persist")
     else
       cmd+=(--appendonly no)
     fi
@@ -261,7 +263,7 @@ run_table() {
   start_server "limiterd-$table" limiterd "$persist" "$threads" "$spin"; lport=$SRV_PORT; lpid=$SRV_PID
   start_server "redis-$table" redis "$persist" "" "$spin"; rport=$SRV_PORT; rpid=$SRV_PID
 
-  if [[ $persist == always ]]; then
+  if [[ $persist != off ]]; then
     aof=$(cli "$lport" INFO persistence | tr -d '\r' | awk -F: '$1 == "aof_enabled" { print $2 }')
     if [[ $aof != 1 ]]; then
       NOTE[$table]="limiterd reports aof_enabled:${aof:-?} with --appendonly yes: its rows here do no AOF write and no fsync"
@@ -332,12 +334,13 @@ run_memory() {
 
 # ---------------------------------------------------------------- run
 TABLES=(off)
-((quick)) || TABLES+=(always)
+((quick)) || TABLES+=(always everysec)
 PINNED=0
 if ((!quick)) && ((NPROC >= 2)) && command -v taskset >/dev/null; then PINNED=1; fi
 
 run_table off off "$THREADS" "" ""
 ((quick)) || run_table always always "$THREADS" "" ""
+((quick)) || run_table everysec everysec "$THREADS" "" ""
 run_memory
 ((PINNED)) && run_table pinned off 1 0 1
 t_end=$(date +%s)
@@ -384,7 +387,7 @@ report() {
     echo
     case "$table" in
       off) echo "### Persistence off, limiterd --threads ${NOTE[off.threads]:-$THREADS}, redis-server single-threaded, nothing pinned" ;;
-      always) echo "### appendonly yes, appendfsync always, limiterd --threads ${NOTE[always.threads]:-$THREADS}, nothing pinned" ;;
+      always|everysec) echo "### appendonly yes, appendfsync $table, limiterd --threads ${NOTE[$table.threads]:-$THREADS}, nothing pinned" ;;
     esac
     [[ -n ${NOTE[$table]:-} ]] && { echo; echo "**Note:** ${NOTE[$table]}."; }
     echo
