@@ -193,6 +193,8 @@ Result<LoadReport> Durability::Load() {
   return report;
 }
 
+bool Durability::WantsRecords() const { return state_->log != nullptr; }
+
 void Durability::Record(std::string_view changes) {
   State& s = *state_;
   s.changes_since_save.fetch_add(1, std::memory_order_relaxed);

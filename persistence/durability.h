@@ -135,6 +135,9 @@ class Durability : public ChangeSink {
   // ChangeSink: frames `changes` into the log's buffer (or this thread's
   // open transaction) and counts them for the save rules.
   void Record(std::string_view changes) override;
+  // Without an AOF only the count matters (save rules): the engine then
+  // skips encoding its changes.
+  bool WantsRecords() const override;
 
   // The end LSN of the last change this thread recorded (0: none yet).
   static uint64_t ThreadLastLsn();

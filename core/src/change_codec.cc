@@ -9,11 +9,17 @@ namespace limiterd::internal {
 namespace {
 
 void PutVarint(std::string& out, uint64_t v) {
+  // Into a register-sized buffer, then one append: a byte-by-byte
+  // push_back checks the capacity every time, and every CONSUME encodes
+  // about 20 of these.
+  char buf[10];
+  size_t n = 0;
   while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
+    buf[n++] = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<char>(v));
+  buf[n++] = static_cast<char>(v);
+  out.append(buf, n);
 }
 
 uint64_t ZigZag(int64_t v) {

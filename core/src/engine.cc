@@ -55,23 +55,32 @@ thread_local std::string t_scratch;  // DefaultFor's key buffer
 // Collects one operation's change records and hands them to the sink when
 // it goes out of scope. Declare it after the operation's ShardLocks, so it
 // reaches the sink while the locks are still held: the sink then sees the
-// changes of any one key in the order they took effect.
+// changes of any one key in the order they took effect. Every place that
+// changes state asks on(): that marks the operation as changing, and says
+// whether to encode (a counting sink gets an empty record, unencoded).
 class ChangeBatch {
  public:
-  explicit ChangeBatch(Engine::Impl& impl) : sink_(impl.sink) {
-    if (sink_ != nullptr) t_changes.clear();
+  explicit ChangeBatch(Engine::Impl& impl)
+      : sink_(impl.sink), encode_(impl.sink_wants_records) {
+    if (encode_) t_changes.clear();
   }
   ~ChangeBatch() {
-    if (sink_ != nullptr && !t_changes.empty()) sink_->Record(t_changes);
+    if (!changed_) return;
+    sink_->Record(encode_ ? std::string_view(t_changes) : std::string_view());
   }
   ChangeBatch(const ChangeBatch&) = delete;
   ChangeBatch& operator=(const ChangeBatch&) = delete;
-  bool on() const { return sink_ != nullptr; }
+  bool on() {
+    changed_ = sink_ != nullptr;
+    return encode_;
+  }
   std::string& out() { return t_changes; }
 
  private:
   static thread_local std::string t_changes;
   ChangeSink* sink_;
+  const bool encode_;
+  bool changed_ = false;
 };
 thread_local std::string ChangeBatch::t_changes;
 
@@ -208,8 +217,12 @@ Result<size_t> Engine::Delete(std::span<const std::string_view> keys) {
   ChangeBatch changes(*impl_);
   size_t deleted = 0;
   for (std::string_view key : keys) {
-    if (impl_->EraseKey(key)) ++deleted;
-    if (changes.on()) internal::EncodeErase(changes.out(), key);
+    bool erased = impl_->EraseKey(key);
+    deleted += erased ? 1 : 0;
+    // A default's followers may go even when it had no entry itself.
+    if ((erased || impl_->IsDefaultDeclaration(key)) && changes.on()) {
+      internal::EncodeErase(changes.out(), key);
+    }
   }
   return deleted;
 }

@@ -157,7 +157,10 @@ void Engine::Impl::CaptureShard(uint32_t index) {
   shard.capture_pending = false;
 }
 
-void Engine::SetChangeSink(ChangeSink* sink) { impl_->sink = sink; }
+void Engine::SetChangeSink(ChangeSink* sink) {
+  impl_->sink = sink;
+  impl_->sink_wants_records = sink != nullptr && sink->WantsRecords();
+}
 
 Result<bool> Engine::ApplyChanges(std::string_view bytes) {
   std::string error;

@@ -115,6 +115,7 @@ struct Engine::Impl {
   size_t intern_sweep_at = 1024;  // GUARDED_BY(intern_mu)
   std::atomic<size_t> idle_sweep_cursor{0};
   ChangeSink* sink = nullptr;  // set at start-up, before concurrent use
+  bool sink_wants_records = false;  // sink->WantsRecords(), read once
   // The open snapshot, if any; set and cleared with every shard locked.
   internal::SnapshotCapture* capture = nullptr;
   std::atomic<bool> snapshot_open{false};

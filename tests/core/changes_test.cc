@@ -325,3 +325,29 @@ TEST_CASE("changes: malformed records are refused and change nothing", "[changes
   REQUIRE(!r.ok());
   REQUIRE(r.error().message.find("unknown change tag at byte 1") != std::string::npos);
 }
+
+TEST_CASE("changes: a counting sink gets one empty record per changing call", "[changes]") {
+  class Counter final : public ChangeSink {
+   public:
+    void Record(std::string_view changes) override {
+      ++calls;
+      bytes += changes.size();
+    }
+    bool WantsRecords() const override { return false; }
+    int calls = 0;
+    size_t bytes = 0;
+  };
+  AdjustableClock clock(T0);
+  Counter counter;
+  Engine e(EngineOptions{"/", &clock});
+  e.SetChangeSink(&counter);
+  REQUIRE(*e.Set("org", Quota(5)));
+  REQUIRE(*e.Set("org/*", Window(3, kMinute)));
+  REQUIRE(e.Consume("org/u", 2)->allowed);
+  REQUIRE_FALSE(e.Consume("org/u", 9)->allowed);  // denied: nothing
+  REQUIRE(*e.Refund("org/u", 1) == 1);
+  std::string_view none = "nothing-here";
+  REQUIRE(*e.Delete(std::span<const std::string_view>(&none, 1)) == 0);  // nothing
+  REQUIRE(counter.calls == 4);
+  REQUIRE(counter.bytes == 0);
+}

@@ -67,6 +67,7 @@ TEST_CASE("rewrite: two threads consume throughout, nothing is lost", "[aof][rew
     Populate(e, kUsers);
     std::atomic<bool> go{true};
     std::atomic<int> write_failures{0};
+    std::atomic<int> granted[2] = {0, 0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 2; ++t) {
       threads.emplace_back([&, t] {
@@ -76,16 +77,22 @@ TEST_CASE("rewrite: two threads consume throughout, nothing is lost", "[aof][rew
           const int64_t amount = 1 + i % 2;
           if (!e.Consume(key, amount)->allowed) continue;
           ops[t].emplace_back(std::move(key), amount);
+          granted[t].fetch_add(1);
           bool failed = false;
           if (!d.ReadyToReply(Durability::ThreadLastLsn(), &failed)) ++write_failures;
         }
       });
     }
+    // Both threads consume before, between and after the rewrites (a slow
+    // sanitizer build starts its threads late).
+    auto both_past = [&](int n) { return granted[0] > n && granted[1] > n; };
     for (int rewrite = 0; rewrite < 3; ++rewrite) {
+      REQUIRE(WaitFor([&] { return both_past(50 * (rewrite + 1)); }));
       REQUIRE(*d.BgRewriteAof() == "Background append only file rewriting started");
       REQUIRE(WaitFor([&] { return !d.Info().aof_rewrite_in_progress; }));
       REQUIRE(d.Info().aof_last_bgrewrite_status == "ok");
     }
+    REQUIRE(WaitFor([&] { return both_past(200); }));
     go = false;
     for (auto& th : threads) th.join();
     CHECK(write_failures == 0);

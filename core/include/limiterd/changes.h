@@ -35,6 +35,11 @@ class ChangeSink {
   // key reach the sink in the order they took effect. Keep it short (an
   // append to a buffer) and never call back into the Engine.
   virtual void Record(std::string_view changes) = 0;
+  // False: the sink only counts operations (a snapshot's "changes since
+  // the last save" without an AOF); Record then gets an empty string per
+  // changing operation, and the engine skips encoding. Read once, by
+  // Engine::SetChangeSink.
+  virtual bool WantsRecords() const { return true; }
 };
 
 // A consistent image of an Engine as it was at one instant (the cut), read
