@@ -2,7 +2,6 @@
 #include "command_table.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "args.h"
 #include "errors.h"
@@ -39,13 +38,16 @@ void Link(CommandSpec& c, const CommandSpec* parent) {
   for (CommandSpec& sub : c.subcommands) Link(sub, &c);
 }
 
+// ASCII only, inline: std::tolower is a call into the locale's tables per
+// byte, and this runs over the command table for every command (callgrind:
+// 4% of a CREDITS.CONSUME). Command names are ASCII, and the daemon runs in
+// the "C" locale, where tolower changes nothing else either.
+char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
 bool EqualsNoCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
   }
   return true;
 }
