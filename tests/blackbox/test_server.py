@@ -87,7 +87,9 @@ class Connection(LimiterdCase):
 
     def test_client(self):
         with self.server.raw() as a, self.server.raw() as b, self.server.raw() as c:
-            ida, idb = a.call("CLIENT", "ID"), b.call("CLIENT", "ID")
+            # Each client talks once first: a connected socket is not yet an
+            # accepted, registered client, and CLIENT LIST below must list c.
+            ida, idb, idc = a.call("CLIENT", "ID"), b.call("CLIENT", "ID"), c.call("CLIENT", "ID")
             self.assertIsInstance(ida, int)
             self.assertNotEqual(ida, idb)
             self.assertIsNone(a.call("CLIENT", "GETNAME"))
@@ -115,7 +117,7 @@ class Connection(LimiterdCase):
             self.assertEqual(b.read_until_close(), b"")
             self.assertEqual(a.call("CLIENT", "KILL", "ID", 999999), 0)
             # The old form by address.
-            addr_c = next(d["addr"] for d in listed if int(d["id"]) == c.call("CLIENT", "ID"))
+            addr_c = by_id[idc]["addr"]
             self.assertEqual(a.call("CLIENT", "KILL", addr_c), "OK")
             self.assertEqual(c.read_until_close(), b"")
             self.assertEqual(a.call("CLIENT", "KILL", addr_c), RespError("ERR No such client"))
