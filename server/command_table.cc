@@ -90,6 +90,11 @@ const CommandSpec* CommandTable::FindFullName(std::string_view full_name) const 
   return FindSub(*c, full_name.substr(bar + 1));
 }
 
+void CommandContext::ReplyHelp(std::span<const std::string_view> lines) {
+  out.Array(lines.size());
+  for (std::string_view l : lines) out.Simple(l);
+}
+
 void CommandContext::ReplyError(const limiterd::Error& error) {
   ThreadStats::Add(session.stats->errors, 1);
   std::string text;

@@ -99,6 +99,8 @@ struct CommandContext {
   // Replies an Engine error with its RESP prefix (ERR / NOLIMIT).
   void ReplyError(const limiterd::Error& error);
   void ReplyError(std::string_view text);
+  // A HELP subcommand's reply: the lines as an array of simple strings.
+  void ReplyHelp(std::span<const std::string_view> lines);
 };
 
 class CommandTable {

@@ -293,8 +293,7 @@ void ClientHelp(CommandContext& ctx) {
       "SETNAME <name>", "    Assign the name <name> to the current connection.",
       "HELP", "    Print this help.",
   };
-  ctx.out.Array(std::size(kLines));
-  for (std::string_view l : kLines) ctx.out.Simple(l);
+  ctx.ReplyHelp(kLines);
 }
 
 constexpr uint32_t kConnFlags = kNoScript | kLoading | kStale;

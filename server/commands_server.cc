@@ -111,11 +111,6 @@ void CommandGetKeys(CommandContext& ctx) {
   for (std::string_view k : keys) ctx.out.Bulk(k);
 }
 
-void ReplyHelp(CommandContext& ctx, std::span<const std::string_view> lines) {
-  ctx.out.Array(lines.size());
-  for (std::string_view l : lines) ctx.out.Simple(l);
-}
-
 void CommandHelp(CommandContext& ctx) {
   static constexpr std::string_view kLines[] = {
       "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -131,7 +126,7 @@ void CommandHelp(CommandContext& ctx) {
       "GETKEYS <full-command>", "    Return the keys from a full command.",
       "HELP", "    Prints this help.",
   };
-  ReplyHelp(ctx, kLines);
+  ctx.ReplyHelp(kLines);
 }
 
 // ---- INFO / CONFIG ---------------------------------------------------------
@@ -183,7 +178,7 @@ void ConfigHelp(CommandContext& ctx) {
       "REWRITE", "    Rewrite the configuration file.",
       "HELP", "    Prints this help.",
   };
-  ReplyHelp(ctx, kLines);
+  ctx.ReplyHelp(kLines);
 }
 
 // ---- Data and time ---------------------------------------------------------
@@ -339,7 +334,7 @@ void Debug(CommandContext& ctx) {
         "CLOCK REAL", "    Return to the wall clock.",
         "HELP", "    Prints this help.",
     };
-    return ReplyHelp(ctx, kLines);
+    return ctx.ReplyHelp(kLines);
   }
   ctx.ReplyError(err::UnknownSubcommand(a[1], "DEBUG"));
 }
