@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "persistence_test_util.h"
 #include "record_format.h"
 
 namespace fs = std::filesystem;
@@ -21,29 +22,7 @@ namespace lp = limiterd::persistence;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "limiterd-persist-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::vector<std::string> Names() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path_)) {
-      names.push_back(entry.path().filename().string());
-    }
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
+using pt::TempDir;
 
 std::string Read(const std::string& path) {
   std::string out;

@@ -54,6 +54,15 @@ class TempDir {
     return aof_dir() + "/appendonly.aof." + std::to_string(seq) + ".base.snap";
   }
   [[nodiscard]] std::string snapshot() const { return path_ + "/dump.snap"; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  // The names of the directory's entries (no order).
+  std::vector<std::string> Names() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(path_)) {
+      names.push_back(entry.path().filename().string());
+    }
+    return names;
+  }
 
  private:
   std::string path_;
