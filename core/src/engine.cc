@@ -521,15 +521,28 @@ void Engine::Clear() {
 }
 
 size_t Engine::DropIdleCounters(size_t budget) {
+  // `budget` bounds the entries examined, not the ones dropped: a keyspace
+  // with nothing idle must cost a timer tick no more than one with much.
   size_t dropped = 0;
-  for (size_t visited = 0; visited < impl_->shard_count && dropped < budget; ++visited) {
+  size_t examined = 0;
+  for (size_t visited = 0; visited < impl_->shard_count && examined < budget; ++visited) {
     size_t index = impl_->idle_sweep_cursor.load(std::memory_order_relaxed) % impl_->shard_count;
     ShardLocks locks(*impl_, static_cast<uint32_t>(index));
     if (!locks.ok()) return dropped;
     Shard& shard = impl_->shards[index];
     const int64_t now = clock_->NowMs();
+    // Resume after the entries the last call kept: erasing moves no other
+    // entry, and a rehash since then only makes this pass repeat or skip
+    // some, which a best-effort sweep tolerates.
+    auto it = shard.map.begin();
+    for (size_t i = 0; i < shard.idle_sweep_kept && it != shard.map.end(); ++i) ++it;
     bool shard_done = true;
-    for (auto it = shard.map.begin(); it != shard.map.end();) {
+    while (it != shard.map.end()) {
+      if (examined == budget) {
+        shard_done = false;  // come back to this shard next call
+        break;
+      }
+      ++examined;
       Entry& entry = it->second;
       bool idle = false;
       if (!entry.own) {
@@ -537,17 +550,18 @@ size_t Engine::DropIdleCounters(size_t budget) {
         idle = spec == nullptr || entry.epoch != spec->epoch ||
                LevelView(*spec, &entry.state, now).Fresh();
       }
-      if (!idle) {
-        ++it;
-      } else if (dropped == budget) {
-        shard_done = false;  // come back to this shard next call
-        break;
-      } else {
+      if (idle) {
         shard.map.erase(it++);
         ++dropped;
+      } else {
+        ++it;
+        ++shard.idle_sweep_kept;
       }
     }
-    if (shard_done) impl_->idle_sweep_cursor.fetch_add(1, std::memory_order_relaxed);
+    if (shard_done) {
+      shard.idle_sweep_kept = 0;
+      impl_->idle_sweep_cursor.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   return dropped;
 }

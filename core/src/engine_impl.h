@@ -53,6 +53,9 @@ struct alignas(64) Shard {  // a cache line of its own: no false sharing
   // An open snapshot has not read this shard yet: the first lock holder
   // captures it (Engine::Impl::LockShard) before anything changes it.
   bool capture_pending = false;                  // guarded by mu
+  // Entries DropIdleCounters examined and kept in this shard, in iteration
+  // order, so its next call resumes after them.
+  size_t idle_sweep_kept = 0;                    // guarded by mu
 };
 
 // An open snapshot's shard images, each written once under its shard's

@@ -262,6 +262,38 @@ TEST_CASE("DropIdleCounters: ResetUsage, windows and buckets, budget", "[default
   CHECK(ScanAll(f.engine) == Keys({"api/*", "credits/*", "rate/*"}));
 }
 
+TEST_CASE("DropIdleCounters: the budget bounds the keys examined, not the drops",
+          "[defaults][drop]") {
+  Fixture f(T);
+  SetOk(f.engine, "org:a/*", Quota(100));
+  constexpr int kBusy = 300;
+  for (int i = 0; i < kBusy; ++i) CHECK(Take(f.engine, "org:a/u" + std::to_string(i), 1).allowed);
+  CHECK(Take(f.engine, "org:a/idle", 1).allowed);
+  CHECK(RefundOk(f.engine, "org:a/idle", 1) == 0);
+  const size_t keys = f.engine.Size();
+  REQUIRE(keys == kBusy + 2u);
+
+  // One key per call: the idle counter is met only when the sweep reaches
+  // it, after at most every key of its shard and the empty shards between.
+  size_t calls = 0;
+  size_t dropped = 0;
+  size_t first_call_drops = 0;
+  while (dropped == 0 && calls < 100000) {
+    size_t n = f.engine.DropIdleCounters(1);
+    if (calls == 0) first_call_drops = n;
+    dropped += n;
+    ++calls;
+  }
+  CHECK(dropped == 1u);
+  CHECK(calls > 1u);  // a call scanning until it dropped one would take 1
+  CHECK(first_call_drops == 0u);
+  CHECK(calls <= keys + 4096u);  // at most one pass over the shards
+  CHECK(f.engine.Size() == keys - 1);
+  // The busy counters were all examined and kept, and stay.
+  CHECK(DropAllIdle(f.engine) == 0);
+  CHECK(Used(f.engine, "org:a/u7") == 1);
+}
+
 TEST_CASE("keys with a '*' segment are defaults, not counters", "[defaults][validation]") {
   Fixture f(T);
   SetUpOrg(f.engine);

@@ -98,10 +98,10 @@ class Engine {
   // FLUSHALL.
   void Clear();
 
-  // Drops up to `budget` materialized counters that hold nothing but a fresh
-  // state (the SPEC's "may be dropped at any time"), resuming where the last
-  // call stopped. Returns how many were dropped. The server calls it on a
-  // timer; an embedder may too.
+  // Examines up to `budget` keys, resuming where the last call stopped, and
+  // drops those that are materialized counters holding nothing but a fresh
+  // state (the SPEC's "may be dropped at any time"). Returns how many were
+  // dropped. The server calls it on a timer; an embedder may too.
   size_t DropIdleCounters(size_t budget);
 
   // MULTI/EXEC: holds the locks of every shard that `keys` live in (Atomic)
