@@ -21,6 +21,9 @@ set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+BENCH_NAME=snapshot
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 counts="1000000,10000000"
 build=1
@@ -42,18 +45,9 @@ done
 
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 RUN_TIMEOUT=1800
-log() { printf '[snapshot %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf '[snapshot] FAILED: %s\n' "$*" >&2; exit 1; }
 
 WORK=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/limiterd-snapshot.XXXXXX")
 PIDS=()
-stop_pid() {
-  local pid=$1 i
-  kill "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
@@ -61,22 +55,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ -z ${LIMITERD:-} ]]; then
-  if ((build)); then
-    log "building Release"
-    cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build build/release -j"$(nproc)" --target limiterd >/dev/null
-  fi
-  LIMITERD=$ROOT/build/release/server/limiterd
-fi
-[[ -x $LIMITERD ]] || die "no limiterd binary at $LIMITERD"
+require redis-cli python3 awk
+build_limiterd "$build"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 now_ns() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
 # start KIND DIR: starts the server on a free port with its files in DIR;
 # sets PORT and PID, and STARTED (ns) to just before the exec. Returns once
@@ -103,16 +86,8 @@ start() {
   die "$kind did not answer PING within ${RUN_TIMEOUT}s"
 }
 
-to_resp() {
-  awk 'BEGIN { ORS = "" } { printf "*%d\r\n", NF; for (i = 1; i <= NF; i++) printf "$%d\r\n%s\r\n", length($i), $i }'
-}
-pipe_load() {  # PORT FILE COUNT
-  local outp
-  outp=$(timeout "$RUN_TIMEOUT" redis-cli -h 127.0.0.1 -p "$1" --pipe <"$2" 2>&1) || die "redis-cli --pipe failed: $outp"
-  grep -q "errors: 0, replies: $3\$" <<<"$outp" || die "redis-cli --pipe: $outp"
-}
 
-RESET_AT=$(($(date -u -d "$(date -u +%Y-%m-01) +1 month" +%s) * 1000))
+RESET_AT=$(next_month_ms)
 declare -A R
 for n in "${COUNTS[@]}"; do
   for kind in limiterd redis; do
@@ -129,7 +104,7 @@ for n in "${COUNTS[@]}"; do
     replies=$n; [[ $kind == limiterd ]] && replies=$((2 * n))
     start "$kind" "$dir"
     log "$kind: loading"
-    pipe_load "$PORT" "$WORK/load.resp" "$replies"
+    pipe_load "$kind" "$PORT" "$WORK/load.resp" "$replies"
     rm -f "$WORK/load.resp"
     keys=$(redis-cli -h 127.0.0.1 -p "$PORT" DBSIZE)
     [[ $keys == "$n" ]] || die "$kind: DBSIZE $keys after loading $n"

@@ -10,6 +10,7 @@ packages=(
   libboost-dev libabsl-dev libxxhash-dev libfmt-dev libjemalloc-dev libssl-dev
   catch2 libbenchmark-dev
   redis-server redis-tools python3 python3-redis libhiredis-dev nodejs
+  valgrind  # bench/instructions.sh
 )
 missing=()
 for p in "${packages[@]}"; do

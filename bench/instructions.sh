@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# bench/instructions.sh: user-space instructions per command, limiterd against
+# redis-server, counted by valgrind's callgrind while redis-benchmark drives
+# each server with the workload of bench/compare.sh. Instruction counts do not
+# move with the machine's load the way throughput does, so this is the figure
+# to compare optimisations by (the kernel's share, syscalls and the network,
+# is not counted: compare.sh measures everything together).
+#
+#   bench/instructions.sh               # about 4 minutes on 2 cores
+#   bench/instructions.sh --requests 20000
+#
+# Both servers run under callgrind, persistence off, limiterd --threads 1.
+# After the setup load and one charge of every user (so the counted runs
+# charge users that exist), for each command and pipeline depth, the counters are
+# zeroed (callgrind_control -z), redis-benchmark -c 10 -P <p> -n N -r 10
+# runs, and the counters are dumped (callgrind_control -d): the row is the
+# dumped total / N (for limiterd, of the threads serving connections, not of
+# the main thread's timer; see count()). The commands: PING and PING; a
+# 3-level CREDITS.CONSUME (every level limited) and INCRBY, and EVALSHA of
+# bench/lua/consume3.lua.
+#
+# Options: --requests N (per run, default 50000), --no-build, --out FILE,
+# --keep DIR (keep the callgrind files there, for callgrind_annotate).
+# Environment: LIMITERD (binary; skips the build), REDIS_SERVER, BENCH_TMPDIR.
+# Servers listen only on 127.0.0.1, on free ports, and are always stopped.
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BENCH_NAME=instructions
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
+requests=50000
+build=1
+out=""
+keep=""
+while (($#)); do
+  case "$1" in
+    --requests) requests=$2; shift ;;
+    --no-build) build=0 ;;
+    --out) out=$2; shift ;;
+    --keep) keep=$2; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "instructions.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ $requests =~ ^[1-9][0-9]*$ ]] || { echo "instructions.sh: '$requests' is not a positive integer" >&2; exit 2; }
+
+REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
+RUN_TIMEOUT=900
+START_TIMEOUT=120  # valgrind starts slowly
+CLIENTS=10
+PIPELINES=(1 16)
+
+require redis-cli redis-benchmark python3 awk valgrind callgrind_control
+[[ -x $REDIS_SERVER ]] || die "no redis-server at $REDIS_SERVER"
+build_limiterd "$build"
+
+WORK=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/limiterd-instructions.XXXXXX")
+PIDS=()
+cleanup() {
+  local rc=$? pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  if [[ -n $keep ]]; then mkdir -p "$keep" && cp "$WORK"/keep/* "$keep"/ 2>/dev/null || true; fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup_lines limiterd | to_resp >"$WORK/setup.limiterd.resp"
+setup_lines redis | to_resp >"$WORK/setup.redis.resp"
+SETUP_COUNT=$(setup_lines redis | wc -l)
+
+# warm_lines KIND: every one of the 100k users charged once (limiterd), or
+# given its INCRBY counter in database 1 and its consume3.lua hash (redis), so
+# the counted runs measure charging users that exist, as the long runs of
+# compare.sh mostly do, not creating them.
+warm_lines() {
+  awk -v kind="$1" '
+    function d(x) { return sprintf("%012d", x) }
+    function each(cmd, tail) {
+      for (a = 0; a < 10; a++) for (b = 0; b < 10; b++) for (c = 0; c < 10; c++)
+        for (u = 0; u < 100; u++)
+          print cmd " org:" d(a) d(b) "/project:" d(c) "/user:" d(int(u / 10)) d(u % 10) tail
+    }
+    BEGIN {
+      if (kind == "limiterd") { each("CREDITS.CONSUME", " 1"); exit }
+      print "SELECT 1"; each("INCRBY", " 1"); print "SELECT 0"; each("HSET", " used 1")
+    }'
+}
+warm_lines limiterd | to_resp >"$WORK/warm.limiterd.resp"
+warm_lines redis | to_resp >"$WORK/warm.redis.resp"
+
+declare -A IR
+
+# count ID NAME PORT PIPELINE DB ARGS...: instructions per request of ARGS.
+count() {
+  local id=$1 name=$2 port=$3 p=$4 db=$5 before dump total; shift 5
+  callgrind_control -z "$SRV_PID" >/dev/null || die "$name: callgrind_control -z failed"
+  timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$p" \
+    -n "$requests" -r "$RANDR" --dbnum "$db" -q "$@" >"$WORK/bench.out" 2>&1 \
+    || { cat "$WORK/bench.out" >&2; die "$id: redis-benchmark failed"; }
+  rm -rf "$WORK/dump"; mkdir "$WORK/dump"
+  callgrind_control -d "$SRV_PID" >/dev/null || die "$name: callgrind_control -d failed"
+  # One file per thread (--separate-threads=yes), named <out>.<dump>-<thread>.
+  for _ in $(seq 100); do
+    compgen -G "$WORK/$name.cg.*.$dumps-*" >/dev/null && break
+    sleep 0.1
+  done
+  sleep 0.5  # every thread's file
+  total=0
+  for f in "$WORK/$name.cg."*".$dumps-"*; do
+    [[ -e $f ]] || die "$id: callgrind wrote no dump"
+    local t
+    t=$(awk '/^(summary|totals):/ { print $2; exit }' "$f")
+    [[ $t =~ ^[0-9]+$ ]] || die "$id: no total in $f"
+    # limiterd's thread 1 runs main(): accepting and the 10 Hz timer (the
+    # idle sweep, INFO samples), work per second, not per command, which
+    # callgrind's 50x slowdown would inflate 50x. Only the threads that
+    # serve connections count. Redis has one thread: all of it counts.
+    if [[ $name == limiterd && $f == *-01 ]]; then mv "$f" "$WORK/dump/"; continue; fi
+    total=$((total + t))
+    mv "$f" "$WORK/dump/"
+  done
+  ((dumps += 1))
+  IR[$id]=$((total / requests))
+  mkdir -p "$WORK/keep"
+  for f in "$WORK/dump/"*; do mv "$f" "$WORK/keep/${id//[|:]/-}.${f##*-}.cg"; done
+  log "$(printf '%-24s %8s instructions per request' "$id" "${IR[$id]}")"
+}
+
+SRV_WRAP=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$WORK/%q{CG_NAME}.cg.%p")
+
+export CG_NAME=limiterd
+dumps=1
+start_server limiterd limiterd off 1 ""
+lport=$SRV_PORT
+pipe_load limiterd "$lport" "$WORK/setup.limiterd.resp" "$SETUP_COUNT"
+pipe_load limiterd "$lport" "$WORK/warm.limiterd.resp" 100000
+reply=$(redis-cli -p "$lport" CREDITS.CONSUME "$KEY_ONE" 1 | head -n 1)
+[[ $reply == 1 ]] || die "limiterd: CREDITS.CONSUME answered $reply"
+for p in "${PIPELINES[@]}"; do
+  count "L:PING|$p" limiterd "$lport" "$p" 0 PING
+  count "L:CONSUME|$p" limiterd "$lport" "$p" 0 CREDITS.CONSUME "$KEY" 1
+done
+stop_pid "$SRV_PID"
+
+export CG_NAME=redis
+dumps=1
+start_server redis redis off "" ""
+rport=$SRV_PORT
+pipe_load redis "$rport" "$WORK/setup.redis.resp" "$SETUP_COUNT"
+pipe_load redis "$rport" "$WORK/warm.redis.resp" 200002
+sha=$(redis-cli -p "$rport" -x SCRIPT LOAD <"$ROOT/bench/lua/consume3.lua")
+[[ $sha =~ ^[0-9a-f]{40}$ ]] || die "redis: SCRIPT LOAD answered $sha"
+for p in "${PIPELINES[@]}"; do
+  count "R:PING|$p" redis "$rport" "$p" 0 PING
+  count "R:INCRBY|$p" redis "$rport" "$p" 1 INCRBY "$KEY" 1
+  count "R:EVALSHA|$p" redis "$rport" "$p" 0 EVALSHA "$sha" 1 "$KEY" 1
+done
+stop_pid "$SRV_PID"
+
+report() {
+  local p
+  echo "## Instructions per request, limiterd / redis-server ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo
+  echo "valgrind --tool=callgrind (user space only); redis-benchmark -c $CLIENTS -n $requests -r $RANDR; limiterd --threads 1;"
+  echo "redis-server $("$REDIS_SERVER" --version | awk '{ print $3 }'). Ratios: limiterd / redis (below 1: limiterd runs fewer instructions)."
+  echo
+  echo "| -P | limiterd | redis | limiterd instructions | redis instructions | **ratio** |"
+  echo "|---:|---|---|---:|---:|---:|"
+  for p in "${PIPELINES[@]}"; do
+    printf '| %s | PING | PING | %s | %s | **%s** |\n' "$p" "${IR[L:PING|$p]}" "${IR[R:PING|$p]}" \
+      "$(ratio "${IR[L:PING|$p]}" "${IR[R:PING|$p]}")"
+    printf '| %s | CREDITS.CONSUME | INCRBY | %s | %s | **%s** |\n' "$p" "${IR[L:CONSUME|$p]}" \
+      "${IR[R:INCRBY|$p]}" "$(ratio "${IR[L:CONSUME|$p]}" "${IR[R:INCRBY|$p]}")"
+    printf '| %s | CREDITS.CONSUME | EVALSHA consume3.lua | %s | %s | **%s** |\n' "$p" \
+      "${IR[L:CONSUME|$p]}" "${IR[R:EVALSHA|$p]}" "$(ratio "${IR[L:CONSUME|$p]}" "${IR[R:EVALSHA|$p]}")"
+  done
+}
+if [[ -n $out ]]; then report | tee "$out"; else report; fi
