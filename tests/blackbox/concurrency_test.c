@@ -16,46 +16,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "c_check.h"
+
 enum { THREADS = 32, ATTEMPTS = 5000, ORG_CAP = 100, CAP_A = 70, CAP_B = 60 };
 static const char *const kKeys[2] = {"org:x/p:a", "org:x/p:b"};
-
-static int passed, failed;
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (cond) {                                            \
-      passed++;                                            \
-    } else {                                               \
-      failed++;                                            \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-    }                                                      \
-  } while (0)
-
-static const char *host;
-static int port;
-static const char *password;
-
-static redisContext *connect_server(void) {
-  struct timeval tv = {30, 0};
-  redisContext *c = redisConnectWithTimeout(host, port, tv);
-  if (!c || c->err) {
-    fprintf(stderr, "FAIL: connect: %s\n", c ? c->errstr : "out of memory");
-    if (c) redisFree(c);
-    return NULL;
-  }
-  redisSetTimeout(c, tv);
-  if (password && *password) {
-    redisReply *r = redisCommand(c, "AUTH %s", password);
-    int ok = r && r->type == REDIS_REPLY_STATUS;
-    if (r) freeReplyObject(r);
-    if (!ok) {
-      redisFree(c);
-      return NULL;
-    }
-  }
-  return c;
-}
 
 struct worker {
   pthread_t thread;
@@ -194,19 +158,11 @@ static void round_trip(redisContext *admin, struct worker *workers, int max_amou
 }
 
 int main(void) {
-  host = getenv("LIMITERD_HOST") ? getenv("LIMITERD_HOST") : "127.0.0.1";
-  const char *p = getenv("LIMITERD_PORT");
-  password = getenv("LIMITERD_PASSWORD");
-  if (!p) {
-    fprintf(stderr, "FAIL: LIMITERD_PORT is not set: run through limiterd_harness.py\n");
-    return 1;
-  }
-  port = atoi(p);
-  redisContext *admin = connect_server();
+  redisContext *admin = limiterd_connect(30);
   if (!admin) return 1;
   static struct worker workers[THREADS];
   for (int i = 0; i < THREADS; i++) {
-    workers[i].c = connect_server();
+    workers[i].c = limiterd_connect(30);
     if (!workers[i].c) return 1;
   }
   round_trip(admin, workers, 1);

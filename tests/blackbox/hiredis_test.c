@@ -10,48 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_check.h"
+
 #define T0 1704067200000LL    /* 2024-01-01T00:00:00Z */
 #define MONTH_JAN 2678400000LL /* 31 days */
 #define NIL (-0x7fffffffffffffffLL)
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                        \
-  do {                                                          \
-    if (cond) {                                                 \
-      passed++;                                                 \
-    } else {                                                    \
-      failed++;                                                 \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-      fprintf(stderr, __VA_ARGS__);                             \
-      fputc('\n', stderr);                                      \
-    }                                                           \
-  } while (0)
 
 static void die(const char *what, redisContext *c) {
   fprintf(stderr, "FAIL: %s: %s\n", what, c && c->err ? c->errstr : "no reply");
   printf("%d passed, %d failed\n", passed, failed + 1);
   exit(1);
-}
-
-static redisContext *connect_server(void) {
-  const char *host = getenv("LIMITERD_HOST");
-  const char *port = getenv("LIMITERD_PORT");
-  if (!port) {
-    fprintf(stderr, "FAIL: LIMITERD_PORT is not set: run through limiterd_harness.py\n");
-    exit(1);
-  }
-  struct timeval tv = {20, 0};
-  redisContext *c = redisConnectWithTimeout(host ? host : "127.0.0.1", atoi(port), tv);
-  if (!c || c->err) die("connect", c);
-  redisSetTimeout(c, tv);
-  const char *pw = getenv("LIMITERD_PASSWORD");
-  if (pw && *pw) {
-    redisReply *r = redisCommand(c, "AUTH %s", pw);
-    if (!r || r->type != REDIS_REPLY_STATUS) die("AUTH", c);
-    freeReplyObject(r);
-  }
-  return c;
 }
 
 static redisReply *cmd(redisContext *c, const char *fmt, ...) {
@@ -295,7 +263,8 @@ static void test_pipeline(redisContext *c) {
 }
 
 int main(void) {
-  redisContext *c = connect_server();
+  redisContext *c = limiterd_connect(20);
+  if (!c) die("connect", NULL);
   test_main_commands(c);
   test_pipeline(c);
   redisFree(c);
