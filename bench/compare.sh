@@ -195,7 +195,7 @@ info_field() { cli "$1" INFO memory | tr -d '\r' | awk -F: -v f="$2" '$1 == f { 
 # The memory row: LIMITS quota limits loaded with LIMIT.SET into a fresh
 # limiterd, and the same limits as hashes into a fresh redis-server.
 run_memory() {
-  local lport rport lpid rpid lu0 lr0 ru0 rr0 lu1 lr1 ru1 rr1
+  local lport rport lpid rpid lu0 lr0 ru0 rr0 lu1 lr1 ru1 rr1 lu2 lr2
   start_server limiterd-mem limiterd off "$THREADS" ""; lport=$SRV_PORT; lpid=$SRV_PID
   start_server redis-mem redis off "" ""; rport=$SRV_PORT; rpid=$SRV_PID
   log "memory: generating $limits limits"
@@ -216,6 +216,14 @@ run_memory() {
   MEM_L_USED=$(((lu1 - lu0) / limits)); MEM_L_RSS=$(((lr1 - lr0) / limits))
   MEM_R_USED=$(((ru1 - ru0) / limits)); MEM_R_RSS=$(((rr1 - rr0) / limits))
   log "memory: limiterd used_memory $lu0 -> $lu1, rss $lr0 -> $lr1; redis used_memory $ru0 -> $ru1, rss $rr0 -> $rr1"
+  # The second row: every limit charged once, so limiterd keeps a counter
+  # for it too (Redis's hash holds its `used` from the start).
+  seq 0 $((limits - 1)) | awk '{ print "CREDITS.CONSUME mem:user:" $1 " 1" }' | to_resp >"$WORK/mem.limiterd.resp"
+  pipe_load limiterd-mem "$lport" "$WORK/mem.limiterd.resp" "$limits"
+  sleep 1
+  lu2=$(info_field "$lport" used_memory); lr2=$(info_field "$lport" used_memory_rss)
+  MEM_L_USED2=$(((lu2 - lu0) / limits)); MEM_L_RSS2=$(((lr2 - lr0) / limits))
+  log "memory: limiterd with counters used_memory $lu0 -> $lu2, rss $lr0 -> $lr2"
   stop_pid "$lpid"; stop_pid "$rpid"
   rm -f "$WORK/mem.limiterd.resp" "$WORK/mem.redis.resp"
 }
@@ -287,6 +295,9 @@ report() {
   echo "|---:|---:|---:|---:|---:|---:|---:|"
   printf '| %s | %s B | %s B | **%s** | %s B | %s B | %s |\n' "$limits" "$MEM_L_USED" "$MEM_R_USED" \
     "$(ratio "$MEM_L_USED" "$MEM_R_USED")" "$MEM_L_RSS" "$MEM_R_RSS" "$(ratio "$MEM_L_RSS" "$MEM_R_RSS")"
+  printf '| %s, each charged once (a counter too) | %s B | %s B | **%s** | %s B | %s B | %s |\n' "$limits" \
+    "$MEM_L_USED2" "$MEM_R_USED" "$(ratio "$MEM_L_USED2" "$MEM_R_USED")" "$MEM_L_RSS2" "$MEM_R_RSS" \
+    "$(ratio "$MEM_L_RSS2" "$MEM_R_RSS")"
   if ((PINNED)); then
     echo
     echo "### Per core: limiterd --threads ${NOTE[pinned.threads]:-1}, both servers on CPU 0 (taskset -c 0), redis-benchmark on CPU 1, persistence off"
