@@ -70,8 +70,8 @@ const internal::Spec* Engine::Impl::DefaultFor(internal::Shard& shard, std::stri
   scratch.assign(parent);
   scratch.append(separator);
   scratch.push_back('*');
-  auto it = shard.map.find(std::string_view(scratch));
-  return it == shard.map.end() ? nullptr : it->second.own.get();
+  const internal::Entry* entry = shard.keys.Find(scratch);
+  return entry == nullptr ? nullptr : entry->own;
 }
 
 internal::SpecPtr Engine::Impl::Intern(LimitDefinition resolved, bool cancelled,
@@ -95,23 +95,16 @@ internal::SpecPtr Engine::Impl::Intern(LimitDefinition resolved, bool cancelled,
 
 bool Engine::Impl::EraseKey(std::string_view key) {
   internal::Shard& shard = shards[ShardOf(key)];
-  bool erased = false;
-  if (auto it = shard.map.find(key); it != shard.map.end()) {
-    shard.map.erase(it);
-    erased = true;
-  }
+  bool erased = shard.keys.Erase(key);
   if (!IsDefaultDeclaration(key)) return erased;
   // A default takes the counters that followed it: its parent's direct
   // children with no definition of their own.
   std::string_view parent = Parent(key);
   auto sweep = [&](internal::Shard& s) {
-    for (auto it = s.map.begin(); it != s.map.end();) {
-      if (!it->second.own && Parent(it->first) == parent) {
-        s.map.erase(it++);
-      } else {
-        ++it;
-      }
-    }
+    s.keys.SweepEntries([&](const internal::Entry& e) {
+      return e.own == nullptr && Parent(e.name()) == parent ? internal::KeyTable::Sweep::kErase
+                                                            : internal::KeyTable::Sweep::kKeep;
+    });
   };
   if (IsTopDefault(key)) {
     for (size_t i = 0; i < shard_count; ++i) sweep(shards[i]);
