@@ -93,15 +93,30 @@ Entry* Find(Shard& shard, std::string_view key) {
   return shard.keys.Find(key);
 }
 
-// The path's levels with an effective limit, deepest first.
+// The path's levels with an effective limit, deepest first. The default
+// of each level ("parent/*") is looked up in one copy of the key, with '*'
+// written after the parent: the levels go from the deepest up, so each
+// write lands before the previous one and never in a prefix still needed.
 void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key, Levels& levels) {
+  std::string& defaults = t_scratch;
+  bool copied = false;
   std::string_view level = key;
   while (true) {
-    Entry* entry = Find(shard, level);
-    if (const Spec* spec = EffectiveSpec(impl, shard, level, entry)) {
-      levels.push_back(Level{level, entry, spec});
-    }
     std::string_view parent = impl.Parent(level);
+    Entry* entry = Find(shard, level);
+    const Spec* spec = entry != nullptr ? entry->own : nullptr;
+    if (spec == nullptr && parent.empty()) {
+      spec = shard.top_default.get();
+    } else if (spec == nullptr) {
+      if (!copied) defaults.assign(key);
+      copied = true;
+      size_t star = parent.size() + impl.separator.size();
+      if (star >= defaults.size()) defaults.resize(star + 1);  // the last segment is empty
+      defaults[star] = '*';
+      const Entry* declared = Find(shard, std::string_view(defaults.data(), star + 1));
+      spec = declared != nullptr ? declared->own : nullptr;
+    }
+    if (spec != nullptr) levels.push_back(Level{level, entry, spec});
     if (parent.empty()) break;
     level = parent;
   }
@@ -110,11 +125,11 @@ void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key, Level
 // The state to charge `level` into: its entry materialized and its counter
 // allocated if needed, reset if it belongs to another epoch. Entries never
 // move, so every other level's entry stays valid.
-LevelState& CounterFor(Shard& shard, Level& level, int64_t now_ms) {
+LevelState& CounterFor(Shard& shard, Level& level, const LevelView& view) {
   if (level.entry == nullptr) level.entry = &shard.keys.FindOrInsert(level.key);
   internal::Counter& counter = shard.keys.CounterOf(*level.entry);
   if (counter.epoch != level.spec->epoch) {
-    counter.state = internal::FreshState(*level.spec, now_ms);
+    counter.state = view.NewState();
     counter.epoch = level.spec->epoch;
   }
   return counter.state;
@@ -254,11 +269,14 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   ResolveLevels(*impl_, shard, key, levels);
   if (levels.empty()) return NoLimit(key);
 
-  // Check every level before touching any.
+  // Check every level before touching any. One view per level: it is
+  // pointed at the level's state after the call further down (the quota
+  // period it computed depends on the clock only).
+  absl::InlinedVector<LevelView, 4> views;
   absl::InlinedVector<bool, 4> expired(levels.size()), denies(levels.size());
   bool any_denied = false;
   for (size_t i = 0; i < levels.size(); ++i) {
-    LevelView view(*levels[i].spec, levels[i].state(), now);
+    const LevelView& view = views.emplace_back(*levels[i].spec, levels[i].state(), now);
     // A cancelled level is no longer enforced, expired or not.
     expired[i] = !levels[i].spec->cancelled && view.expired();
     denies[i] = expired[i] || (levels[i].spec->enforced() && !view.Fits(amount));
@@ -268,10 +286,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   if (charge) {
     for (size_t i = 0; i < levels.size(); ++i) {
       if (expired[i]) continue;
-      const LevelState* state = levels[i].state();
-      LevelState fresh;
-      if (state == nullptr) state = &(fresh = internal::FreshState(*levels[i].spec, now));
-      if (!internal::CanCharge(*levels[i].spec, *state, now, amount)) {
+      if (!internal::CanCharge(views[i], amount)) {
         return Error{ErrorCode::kOverflow, "increment or decrement would overflow"};
       }
     }
@@ -284,7 +299,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   if (charge && !options.dry_run) {
     for (size_t i = 0; i < levels.size(); ++i) {
       if (expired[i]) continue;
-      internal::Charge(*levels[i].spec, CounterFor(shard, levels[i], now), now, amount);
+      internal::Charge(*levels[i].spec, CounterFor(shard, levels[i], views[i]), now, amount);
     }
     for (size_t i = 0; i < levels.size(); ++i) after[i] = levels[i].state();
     ChangeBatch changes(*impl_);
@@ -314,10 +329,11 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   size_t named = levels.size();
   int64_t named_remaining = kUnbounded;
   int64_t retry_after = 0;
+  for (size_t i = 0; i < levels.size(); ++i) views[i].set_state(after[i]);
   for (size_t i = 0; i < levels.size(); ++i) {
     if (any_denied && !denies[i]) continue;
     const Spec& spec = *levels[i].spec;
-    LevelView view(spec, after[i], now);
+    const LevelView& view = views[i];
     int64_t remaining = expired[i] ? 0 : spec.enforced() ? view.Remaining() : kUnbounded;
     if (named == levels.size() || remaining < named_remaining) {
       named = i;
@@ -332,7 +348,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
     // A wait that reaches the expiry of any level never succeeds.
     for (size_t i = 0; i < levels.size(); ++i) {
       if (levels[i].spec->cancelled) continue;
-      LevelView view(*levels[i].spec, after[i], now);
+      const LevelView& view = views[i];
       if (view.ExpiresAt() != internal::kNever && now + retry_after >= view.ExpiresAt()) {
         retry_after = -1;
         break;
@@ -348,7 +364,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
     reply.limit = spec.def.hard;
   }
   reply.retry_after_ms = retry_after;
-  reply.reset_after_ms = LevelView(spec, after[named], now).ResetAfter(0);
+  reply.reset_after_ms = views[named].ResetAfter(0);
   reply.level = levels[named].key;
   return reply;
 }

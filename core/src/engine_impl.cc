@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "change_codec.h"
 #include "xxhash.h"
@@ -42,6 +43,7 @@ uint32_t Engine::Impl::ShardOf(std::string_view key) const {
 
 bool Engine::Impl::HasStarSegment(std::string_view key) const {
   if (separator.empty()) return key == "*";
+  if (key.find('*') == std::string_view::npos) return false;  // the usual case
   while (true) {
     size_t pos = key.find(separator);
     if (key.substr(0, pos) == "*") return true;
@@ -59,6 +61,13 @@ bool Engine::Impl::IsDefaultDeclaration(std::string_view key) const {
 
 std::string_view Engine::Impl::Parent(std::string_view key) const {
   if (separator.empty()) return {};
+  if (separator.size() == 1) {
+    // rfind of a string calls memcmp at every position; memrchr scans by
+    // words.
+    const void* at = key.empty() ? nullptr : memrchr(key.data(), separator[0], key.size());
+    return at == nullptr ? std::string_view()
+                         : key.substr(0, static_cast<size_t>(static_cast<const char*>(at) - key.data()));
+  }
   size_t pos = key.rfind(separator);
   return pos == std::string_view::npos ? std::string_view() : key.substr(0, pos);
 }

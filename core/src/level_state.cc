@@ -34,7 +34,24 @@ QuotaPeriod QuotaPeriodAt(const Spec& spec, int64_t now_ms, const QuotaPeriod* c
   int64_t index = 0;
   switch (d.period.type) {
     case PeriodType::kNone: return QuotaPeriod{0, *d.anchor_ms, kNever};
-    case PeriodType::kMonthly: index = MonthlyPeriodIndex(*d.anchor_ms, now_ms); break;
+    case PeriodType::kMonthly: {
+      // The calendar work for the last anchor this thread met: most keys
+      // share a plan's anchor, and a monthly period is a function of the
+      // anchor and the time only.
+      struct MonthlyCache {
+        int64_t anchor_ms = 0;
+        QuotaPeriod period{0, 0, 0};  // empty: matches no time
+      };
+      thread_local MonthlyCache last;
+      if (last.anchor_ms == *d.anchor_ms && last.period.start_ms <= now_ms &&
+          now_ms < last.period.end_ms) {
+        return last.period;
+      }
+      index = MonthlyPeriodIndex(*d.anchor_ms, now_ms);
+      QuotaPeriod period{index, QuotaPeriodStart(spec, index), QuotaPeriodStart(spec, index + 1)};
+      last = MonthlyCache{*d.anchor_ms, period};
+      return period;
+    }
     default: index = FloorDiv(now_ms - *d.anchor_ms, spec.period_len_ms); break;
   }
   return QuotaPeriod{index, QuotaPeriodStart(spec, index), QuotaPeriodStart(spec, index + 1)};
@@ -76,6 +93,11 @@ LevelView::LevelView(const Spec& spec, const LevelState* state, int64_t now_ms)
   if (spec.def.kind == Kind::kQuota) {
     period_ = QuotaPeriodAt(spec, now_ms, state ? &std::get<QuotaState>(*state).period : nullptr);
   }
+}
+
+LevelState LevelView::NewState() const {
+  if (spec_.def.kind == Kind::kQuota) return QuotaState{period_, 0};
+  return FreshState(spec_, now_);
 }
 
 int64_t LevelView::ExpiresAt() const {
@@ -196,7 +218,11 @@ int64_t LevelView::PeriodStart() const {
 }
 
 bool CanCharge(const Spec& spec, const LevelState& state, int64_t now_ms, int64_t amount) {
-  LevelView view(spec, &state, now_ms);
+  return CanCharge(LevelView(spec, &state, now_ms), amount);
+}
+
+bool CanCharge(const LevelView& view, int64_t amount) {
+  const Spec& spec = view.spec();
   if (spec.def.kind == Kind::kBucket) {
     // Both the units in use and the time to refill them must fit: the
     // latter is a reply field and is added to now in USAGE.GET.

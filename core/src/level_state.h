@@ -85,6 +85,11 @@ class LevelView {
   int64_t ResetAfter(int64_t extra) const;
   int64_t PeriodStart() const;
   bool Fresh() const { return Consumed() == 0; }
+  // Points the view at another state of the same level at the same instant
+  // (after a charge): the quota period depends on the clock only.
+  void set_state(const LevelState* state) { state_ = state; }
+  // FreshState(spec(), now), reusing the quota period the view computed.
+  LevelState NewState() const;
 
  private:
   int64_t WindowOldestSlot() const;  // first slot still counted now
@@ -105,6 +110,7 @@ int64_t QuotaPeriodStart(const Spec& spec, int64_t index);
 // changing nothing, when the result would not fit in int64.
 [[nodiscard]] bool CanCharge(const Spec& spec, const LevelState& state, int64_t now_ms,
                              int64_t amount);
+[[nodiscard]] bool CanCharge(const LevelView& view, int64_t amount);  // null state: fresh
 void Charge(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount);
 void Refund(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount);
 
