@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "absl/container/flat_hash_map.h"
 #include "change_codec.h"
 #include "engine_impl.h"
 #include "limiterd/engine.h"
@@ -164,10 +165,61 @@ void Engine::SetChangeSink(ChangeSink* sink) {
   impl_->sink_wants_records = sink != nullptr && sink->WantsRecords();
 }
 
+namespace {
+
+// The Specs of one ApplyChanges call: a snapshot's shard image defines many
+// keys with a few distinct definitions, which then skip the intern lock.
+class InternCache {
+ public:
+  explicit InternCache(Engine::Impl& impl) : impl_(impl) {}
+  internal::SpecPtr Get(const Change& c) {
+    for (const internal::SpecPtr& spec : specs_) {
+      if (spec->epoch == c.epoch && spec->cancelled == c.cancelled && spec->def == c.definition) {
+        return spec;
+      }
+    }
+    internal::SpecPtr spec = impl_.Intern(c.definition, c.cancelled, c.epoch);
+    if (specs_.size() < kSize) {
+      specs_.push_back(spec);
+    } else {
+      specs_[next_++ % kSize] = spec;
+    }
+    return spec;
+  }
+
+ private:
+  static constexpr size_t kSize = 8;
+  Engine::Impl& impl_;
+  std::vector<internal::SpecPtr> specs_;
+  size_t next_ = 0;
+};
+
+// Room in each shard for the keys a large batch defines, so the tables do
+// not grow (and rehash) step by step while it is applied.
+Result<bool> ReserveForDefinitions(Engine::Impl& impl, const std::vector<Change>& changes) {
+  constexpr size_t kLargeBatch = 256;  // an AOF record is a handful
+  if (changes.size() < kLargeBatch) return true;
+  absl::flat_hash_map<uint32_t, size_t> defined;  // shard -> definitions
+  for (const Change& c : changes) {
+    if (c.tag == ChangeTag::kDefine && !impl.IsTopDefault(c.key)) ++defined[impl.ShardOf(c.key)];
+  }
+  for (const auto& [index, count] : defined) {
+    ShardLocks locks(impl, index);
+    if (!locks.ok()) return NotInSectionError();
+    internal::KeyTable& keys = impl.shards[index].keys;
+    keys.Reserve(keys.size() + count);
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<bool> Engine::ApplyChanges(std::string_view bytes) {
   std::string error;
   auto changes = internal::DecodeChanges(bytes, &error);
   if (!changes) return InvalidArgument(error);
+  if (auto reserved = ReserveForDefinitions(*impl_, *changes); !reserved) return reserved;
+  InternCache intern(*impl_);
   for (const Change& c : *changes) {
     if (c.tag == ChangeTag::kClear) {
       ShardLocks locks(*impl_, ShardLocks::All{});
@@ -189,7 +241,7 @@ Result<bool> Engine::ApplyChanges(std::string_view bytes) {
     Shard& shard = impl_->shards[impl_->ShardOf(c.key)];
     switch (c.tag) {
       case ChangeTag::kDefine: {
-        internal::SpecPtr spec = impl_->Intern(c.definition, c.cancelled, c.epoch);
+        internal::SpecPtr spec = intern.Get(c);
         shard.keys.SetOwn(shard.keys.FindOrInsert(c.key), spec);
         if (impl_->IsTopDefault(c.key)) impl_->PublishTopDefault(spec);
         break;
