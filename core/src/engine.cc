@@ -299,7 +299,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   if (charge && !options.dry_run) {
     for (size_t i = 0; i < levels.size(); ++i) {
       if (expired[i]) continue;
-      internal::Charge(*levels[i].spec, CounterFor(shard, levels[i], views[i]), now, amount);
+      internal::Charge(views[i], CounterFor(shard, levels[i], views[i]), amount);
     }
     for (size_t i = 0; i < levels.size(); ++i) after[i] = levels[i].state();
     ChangeBatch changes(*impl_);

@@ -3,12 +3,12 @@
 //
 // A million limits that differ only by key must cost little more than their
 // keys. So an entry is 32 bytes: the key (inline up to 16 bytes), a raw
-// pointer to its interned Spec, and a pointer to its counter, allocated only
-// when the key is first charged. Entries live in fixed chunks (they never
-// move: an Entry& stays valid until that entry is erased, whatever else is
-// inserted) and are reused through a free list. The hash index holds 4-byte
-// entry ids, so a table at a low load factor (a Swiss table grows by
-// doubling) wastes 4-byte slots, not 100-byte ones.
+// pointer to its interned Spec, and a pointer to its counter (32 bytes),
+// allocated only when the key is first charged. Entries live in fixed
+// chunks (they never move: an Entry& stays valid until that entry is
+// erased, whatever else is inserted) and are reused through a free list.
+// The hash index holds 4-byte entry ids, so a table at a low load factor
+// (a Swiss table grows by doubling) wastes 4-byte slots, not 100-byte ones.
 //
 // Not thread-safe: the shard's lock guards it (engine_impl.h).
 #pragma once
@@ -75,11 +75,12 @@ class StoredKey {
 };
 static_assert(sizeof(StoredKey) == 16);
 
-// A key's usage state, allocated when it is first charged.
+// A key's usage state, allocated when it is first charged: 32 bytes.
 struct Counter {
   uint64_t epoch = 0;  // the spec epoch `state` was charged under
   LevelState state;
 };
+static_assert(sizeof(Counter) == 32);
 
 // A key's entry: its own definition and/or its counter.
 struct Entry {
