@@ -195,21 +195,22 @@ class InternCache {
 };
 
 // Room in each shard for the keys a large batch defines, so the tables do
-// not grow (and rehash) step by step while it is applied.
-Result<bool> ReserveForDefinitions(Engine::Impl& impl, const std::vector<Change>& changes) {
+// not grow (and rehash) step by step while it is applied. A shard outside
+// the caller's atomic section is left alone: applying reports it, at the
+// record it reaches it.
+void ReserveForDefinitions(Engine::Impl& impl, const std::vector<Change>& changes) {
   constexpr size_t kLargeBatch = 256;  // an AOF record is a handful
-  if (changes.size() < kLargeBatch) return true;
+  if (changes.size() < kLargeBatch) return;
   absl::flat_hash_map<uint32_t, size_t> defined;  // shard -> definitions
   for (const Change& c : changes) {
     if (c.tag == ChangeTag::kDefine && !impl.IsTopDefault(c.key)) ++defined[impl.ShardOf(c.key)];
   }
   for (const auto& [index, count] : defined) {
     ShardLocks locks(impl, index);
-    if (!locks.ok()) return NotInSectionError();
+    if (!locks.ok()) continue;
     internal::KeyTable& keys = impl.shards[index].keys;
     keys.Reserve(keys.size() + count);
   }
-  return true;
 }
 
 }  // namespace
@@ -218,7 +219,7 @@ Result<bool> Engine::ApplyChanges(std::string_view bytes) {
   std::string error;
   auto changes = internal::DecodeChanges(bytes, &error);
   if (!changes) return InvalidArgument(error);
-  if (auto reserved = ReserveForDefinitions(*impl_, *changes); !reserved) return reserved;
+  ReserveForDefinitions(*impl_, *changes);
   InternCache intern(*impl_);
   for (const Change& c : *changes) {
     if (c.tag == ChangeTag::kClear) {

@@ -61,14 +61,20 @@ bool Engine::Impl::IsDefaultDeclaration(std::string_view key) const {
 
 std::string_view Engine::Impl::Parent(std::string_view key) const {
   if (separator.empty()) return {};
+  size_t pos;
   if (separator.size() == 1) {
     // rfind of a string calls memcmp at every position; memrchr scans by
     // words.
+#if defined(__GLIBC__)
     const void* at = key.empty() ? nullptr : memrchr(key.data(), separator[0], key.size());
-    return at == nullptr ? std::string_view()
-                         : key.substr(0, static_cast<size_t>(static_cast<const char*>(at) - key.data()));
+    pos = at == nullptr ? std::string_view::npos
+                        : static_cast<size_t>(static_cast<const char*>(at) - key.data());
+#else
+    pos = key.rfind(separator[0]);
+#endif
+  } else {
+    pos = key.rfind(separator);
   }
-  size_t pos = key.rfind(separator);
   return pos == std::string_view::npos ? std::string_view() : key.substr(0, pos);
 }
 

@@ -57,11 +57,11 @@ uint32_t KeyTable::Allocate(std::string_view key) {
     id = free_.back();
     free_.pop_back();
   } else {
-    if (next_unused_ == UINT32_MAX) {  // 4 billion keys in one shard
-      std::abort();
-    }
+    if (next_unused_ == UINT32_MAX) std::abort();  // 4 billion keys in one shard
     id = next_unused_++;
-    if ((id >> kChunkBits) == chunks_.size()) chunks_.push_back(std::make_unique<Entry[]>(kChunkSize));
+    if ((id >> kChunkBits) == chunks_.size()) {
+      chunks_.push_back(std::make_unique<Entry[]>(kChunkSize));
+    }
   }
   At(id).key.Assign(key);
   return id;
