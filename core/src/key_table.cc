@@ -69,7 +69,7 @@ uint32_t KeyTable::Allocate(std::string_view key) {
 
 void KeyTable::Free(uint32_t id) {
   Entry& e = At(id);
-  e.key.Release();
+  e.key.MarkVacant();
   if (e.own != nullptr) Unref(e.own);
   e.own = nullptr;
   e.counter.reset();

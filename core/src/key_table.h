@@ -32,6 +32,7 @@ namespace limiterd::internal {
 //   byte 15 == 0xEF  on the heap: bytes 0-7 point to [size_t length][bytes]
 //   byte 15 >= 0xF0  an inline key of (byte 15 - 0xF0) bytes, 0 to 15,
 //                    zero-padded
+// The heap tag with a null pointer marks an unused entry (MarkVacant).
 // So every ASCII key of up to 16 bytes is inline; a 16-byte key whose last
 // byte is 0xEF or above goes to the heap.
 class StoredKey {
@@ -45,6 +46,11 @@ class StoredKey {
 
   void Assign(std::string_view key);
   void Release();  // frees a heap key; the key becomes ""
+  void MarkVacant() {
+    Release();
+    bytes_[kInline - 1] = static_cast<char>(kHeapTag);  // and a null pointer
+  }
+  bool vacant() const { return tag() == kHeapTag && HeapBlock() == nullptr; }
 
   bool inline_key() const { return tag() != kHeapTag; }
   std::string_view view() const {
@@ -133,13 +139,21 @@ class KeyTable {
   // The entry's counter, made fresh if it has none.
   Counter& CounterOf(Entry& entry);
 
+  // Calls f on every entry, in the order of memory (not of the index):
+  // a snapshot of a shard reads its chunks front to back.
   template <class F>  // f(Entry&)
   void ForEach(F&& f) {
-    for (uint32_t id : index_) f(At(id));
+    for (uint32_t id = 0; id < next_unused_; ++id) {
+      Entry& e = At(id);
+      if (!e.key.vacant()) f(e);
+    }
   }
   template <class F>  // f(const Entry&)
   void ForEach(F&& f) const {
-    for (uint32_t id : index_) f(static_cast<const Entry&>(At(id)));
+    for (uint32_t id = 0; id < next_unused_; ++id) {
+      const Entry& e = At(id);
+      if (!e.key.vacant()) f(e);
+    }
   }
 
   enum class Sweep { kKeep, kErase, kStop };

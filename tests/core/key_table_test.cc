@@ -196,3 +196,27 @@ TEST_CASE("key table: keys around the inline size through the engine", "[keytabl
   for (const std::string& key : keys) REQUIRE(Del(e, {key}) == 1);
   REQUIRE(e.Size() == 0);
 }
+
+TEST_CASE("key table: ForEach visits the live entries only, once each", "[keytable]") {
+  KeyTable table;
+  std::set<std::string> live;
+  for (int i = 0; i < 500; ++i) {
+    std::string key = (i % 2 ? "long key number " : "k") + std::to_string(i);
+    table.FindOrInsert(key);
+    live.insert(key);
+  }
+  for (int i = 0; i < 500; i += 3) {
+    std::string key = (i % 2 ? "long key number " : "k") + std::to_string(i);
+    REQUIRE(table.Erase(key));
+    live.erase(key);
+  }
+  table.FindOrInsert("");  // an empty key is a key, not an unused entry
+  live.insert("");
+  table.FindOrInsert("reuses an erased entry");
+  live.insert("reuses an erased entry");
+  std::multiset<std::string> seen;
+  table.ForEach([&](const Entry& e) { seen.insert(std::string(e.name())); });
+  REQUIRE(seen.size() == table.size());
+  REQUIRE(std::set<std::string>(seen.begin(), seen.end()) == live);
+  REQUIRE(seen.size() == live.size());
+}
