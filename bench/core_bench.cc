@@ -4,6 +4,7 @@
 //   build/bench/core_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,43 @@ void BM_ThreadsHotKey(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ThreadsHotKey)->ThreadRange(1, 8)->UseRealTime();
+
+// Loading a snapshot: N monthly limits, each charged once (bench/snapshot.sh's
+// shape), saved shard by shard and applied into a fresh engine as
+// persistence/snapshot_file.cc does, one ApplyChanges per shard image.
+void BM_ApplySnapshot(benchmark::State& state) {
+  const auto n = static_cast<int>(state.range(0));
+  std::vector<std::string> images;
+  {
+    limiterd::Engine source;
+    limiterd::LimitDefinition d = Quota(1000);
+    for (int i = 0; i < n; ++i) {
+      std::string key = "mem:user:" + std::to_string(i);
+      (void)source.Set(key, d);
+      (void)source.Consume(key, 1);
+    }
+    auto reader = source.StartSnapshot();
+    if (!reader.ok()) {
+      state.SkipWithError("StartSnapshot failed");
+      return;
+    }
+    for (std::string image; (*reader)->Next(image); image.clear()) {
+      if (!image.empty()) images.push_back(image);
+    }
+  }
+  for (auto _ : state) {
+    auto engine = std::make_unique<limiterd::Engine>();
+    for (const std::string& image : images) {
+      if (!engine->ApplyChanges(image).ok()) state.SkipWithError("ApplyChanges failed");
+    }
+    state.PauseTiming();  // not the teardown
+    benchmark::DoNotOptimize(engine->Size());
+    engine.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_ApplySnapshot)->Arg(1000000)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 }  // namespace
 

@@ -168,10 +168,11 @@ void EncodeClear(std::string& out) { out.push_back(static_cast<char>(ChangeTag::
 void EncodeState(std::string& out, std::string_view key, const Spec& spec,
                  const LevelState& state) {
   if (const auto* q = std::get_if<QuotaState>(&state)) {
+    QuotaPeriod period = QuotaPeriodOf(spec, q->index);
     PutHead(out, ChangeTag::kQuota, key, spec.epoch);
-    PutSigned(out, q->period.index);
-    PutSigned(out, q->period.start_ms);
-    PutSigned(out, q->period.end_ms);
+    PutSigned(out, period.index);
+    PutSigned(out, period.start_ms);
+    PutSigned(out, period.end_ms);
     PutSigned(out, q->consumed);
   } else if (const auto* w = std::get_if<WindowState>(&state)) {
     PutHead(out, ChangeTag::kWindowRing, key, spec.epoch);
@@ -224,11 +225,11 @@ std::optional<std::vector<Change>> DecodeChanges(std::string_view bytes, std::st
         break;
       }
       case ChangeTag::kQuota:
-        c.quota.period.index = in.Signed();
-        c.quota.period.start_ms = in.Signed();
-        c.quota.period.end_ms = in.Signed();
+        c.quota.index = in.Signed();
+        c.quota_period_start_ms = in.Signed();
+        c.quota_period_end_ms = in.Signed();
         c.quota.consumed = in.Signed();
-        if (c.quota.consumed < 0 || c.quota.period.start_ms > c.quota.period.end_ms) {
+        if (c.quota.consumed < 0 || c.quota_period_start_ms > c.quota_period_end_ms) {
           in.Fail("bad quota state");
         }
         break;

@@ -62,6 +62,10 @@ struct Change {
   // states
   int64_t slots = 0;
   QuotaState quota;
+  // The quota period's bounds as recorded: checked, not kept (a state's
+  // bounds follow from its spec and index).
+  int64_t quota_period_start_ms = 0;
+  int64_t quota_period_end_ms = 0;
   int64_t newest_slot = 0;
   std::vector<int64_t> values;  // kWindowSlot: one; kWindowRing: 0 or slots
   __int128 tat = 0;

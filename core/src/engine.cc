@@ -45,7 +45,7 @@ struct Level {
   // The state to read: the entry's if it was charged under this spec's
   // epoch, else null (fresh).
   const LevelState* state() const {
-    return entry != nullptr && entry->epoch == spec->epoch ? &entry->state : nullptr;
+    return entry != nullptr ? entry->StateAt(spec->epoch) : nullptr;
   }
 };
 using Levels = absl::InlinedVector<Level, 4>;
@@ -85,39 +85,54 @@ class ChangeBatch {
 thread_local std::string ChangeBatch::t_changes;
 
 const Spec* EffectiveSpec(Engine::Impl& impl, Shard& shard, std::string_view key, Entry* entry) {
-  if (entry != nullptr && entry->own) return entry->own.get();
+  if (entry != nullptr && entry->own != nullptr) return entry->own;
   return impl.DefaultFor(shard, key, t_scratch);
 }
 
 Entry* Find(Shard& shard, std::string_view key) {
-  auto it = shard.map.find(key);
-  return it == shard.map.end() ? nullptr : &it->second;
+  return shard.keys.Find(key);
 }
 
-// The path's levels with an effective limit, deepest first.
+// The path's levels with an effective limit, deepest first. The default
+// of each level ("parent/*") is looked up in one copy of the key, with '*'
+// written after the parent: the levels go from the deepest up, so each
+// write lands before the previous one and never in a prefix still needed.
 void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key, Levels& levels) {
+  std::string& defaults = t_scratch;
+  bool copied = false;
   std::string_view level = key;
   while (true) {
-    Entry* entry = Find(shard, level);
-    if (const Spec* spec = EffectiveSpec(impl, shard, level, entry)) {
-      levels.push_back(Level{level, entry, spec});
-    }
     std::string_view parent = impl.Parent(level);
+    Entry* entry = Find(shard, level);
+    const Spec* spec = entry != nullptr ? entry->own : nullptr;
+    if (spec == nullptr && parent.empty()) {
+      spec = shard.top_default.get();
+    } else if (spec == nullptr) {
+      if (!copied) defaults.assign(key);
+      copied = true;
+      size_t star = parent.size() + impl.separator.size();
+      if (star >= defaults.size()) defaults.resize(star + 1);  // the last segment is empty
+      defaults[star] = '*';
+      const Entry* declared = Find(shard, std::string_view(defaults.data(), star + 1));
+      spec = declared != nullptr ? declared->own : nullptr;
+    }
+    if (spec != nullptr) levels.push_back(Level{level, entry, spec});
     if (parent.empty()) break;
     level = parent;
   }
 }
 
-// The entry to charge `level` into, materialized if needed, with its state
-// reset if it belongs to another epoch.
-Entry& CounterFor(Shard& shard, const Level& level, int64_t now_ms) {
-  Entry& entry = level.entry != nullptr ? *level.entry
-                                        : shard.map.try_emplace(level.key).first->second;
-  if (entry.epoch != level.spec->epoch) {
-    entry.state = internal::FreshState(*level.spec, now_ms);
-    entry.epoch = level.spec->epoch;
+// The state to charge `level` into: its entry materialized and its counter
+// allocated if needed, reset if it belongs to another epoch. Entries never
+// move, so every other level's entry stays valid.
+LevelState& CounterFor(Shard& shard, Level& level, const LevelView& view) {
+  if (level.entry == nullptr) level.entry = &shard.keys.FindOrInsert(level.key);
+  internal::Counter& counter = shard.keys.CounterOf(*level.entry);
+  if (counter.epoch != level.spec->epoch) {
+    counter.state = view.NewState();
+    counter.epoch = level.spec->epoch;
   }
-  return entry;
+  return counter.state;
 }
 
 std::optional<int64_t> HardOf(const Spec& spec) { return spec.def.hard; }
@@ -128,7 +143,7 @@ bool IsGreater(const std::optional<int64_t>& a, const std::optional<int64_t>& b)
 }
 
 std::string SourceOf(Engine::Impl& impl, std::string_view key, const Entry* entry) {
-  if (entry != nullptr && entry->own) return "own";
+  if (entry != nullptr && entry->own != nullptr) return "own";
   std::string_view parent = impl.Parent(key);
   std::string source(parent);  // built by appends: GCC 12 -O3 misreads a + b + c
   if (!parent.empty()) source.append(impl.separator);
@@ -163,7 +178,7 @@ Result<bool> Engine::Set(std::string_view key, const LimitDefinition& definition
   int64_t now = clock_->NowMs();
 
   Entry* entry = Find(shard, key);
-  const Spec* own = entry != nullptr ? entry->own.get() : nullptr;
+  const Spec* own = entry != nullptr ? entry->own : nullptr;
   if ((condition.nx && own) || (condition.xx && !own)) return false;
   if (condition.gt && own) {
     std::optional<int64_t> new_hard = definition.kind == Kind::kBucket
@@ -183,8 +198,8 @@ Result<bool> Engine::Set(std::string_view key, const LimitDefinition& definition
                    : internal::SameUsageBasis(previous->def, resolved) ? previous->epoch
                                                                         : previous->epoch + 1;
   SpecPtr spec = impl_->Intern(std::move(resolved), false, epoch);
-  if (entry == nullptr) entry = &shard.map.try_emplace(key).first->second;
-  entry->own = spec;
+  if (entry == nullptr) entry = &shard.keys.FindOrInsert(key);
+  shard.keys.SetOwn(*entry, spec);
   if (impl_->IsTopDefault(key)) impl_->PublishTopDefault(spec);
   if (changes.on()) internal::EncodeDefine(changes.out(), key, *spec);
   return true;
@@ -232,9 +247,10 @@ Result<bool> Engine::Cancel(std::string_view key) {
   if (!locks.ok()) return NotInSection();
   Shard& shard = impl_->shards[impl_->ShardOf(key)];
   Entry* entry = Find(shard, key);
-  if (entry == nullptr || !entry->own) return false;
-  entry->own = impl_->Intern(entry->own->def, true, entry->own->epoch);
-  if (impl_->IsTopDefault(key)) impl_->PublishTopDefault(entry->own);
+  if (entry == nullptr || entry->own == nullptr) return false;
+  SpecPtr cancelled = impl_->Intern(entry->own->def, true, entry->own->epoch);
+  shard.keys.SetOwn(*entry, cancelled);
+  if (impl_->IsTopDefault(key)) impl_->PublishTopDefault(cancelled);
   ChangeBatch changes(*impl_);
   if (changes.on()) internal::EncodeDefine(changes.out(), key, *entry->own);
   return true;
@@ -253,11 +269,14 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   ResolveLevels(*impl_, shard, key, levels);
   if (levels.empty()) return NoLimit(key);
 
-  // Check every level before touching any.
+  // Check every level before touching any. One view per level: it is
+  // pointed at the level's state after the call further down (the quota
+  // period it computed depends on the clock only).
+  absl::InlinedVector<LevelView, 4> views;
   absl::InlinedVector<bool, 4> expired(levels.size()), denies(levels.size());
   bool any_denied = false;
   for (size_t i = 0; i < levels.size(); ++i) {
-    LevelView view(*levels[i].spec, levels[i].state(), now);
+    const LevelView& view = views.emplace_back(*levels[i].spec, levels[i].state(), now);
     // A cancelled level is no longer enforced, expired or not.
     expired[i] = !levels[i].spec->cancelled && view.expired();
     denies[i] = expired[i] || (levels[i].spec->enforced() && !view.Fits(amount));
@@ -267,10 +286,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   if (charge) {
     for (size_t i = 0; i < levels.size(); ++i) {
       if (expired[i]) continue;
-      const LevelState* state = levels[i].state();
-      LevelState fresh;
-      if (state == nullptr) state = &(fresh = internal::FreshState(*levels[i].spec, now));
-      if (!internal::CanCharge(*levels[i].spec, *state, now, amount)) {
+      if (!internal::CanCharge(views[i], amount)) {
         return Error{ErrorCode::kOverflow, "increment or decrement would overflow"};
       }
     }
@@ -281,17 +297,9 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   absl::InlinedVector<LevelState, 4> dry_states;
   absl::InlinedVector<const LevelState*, 4> after(levels.size());
   if (charge && !options.dry_run) {
-    bool materialize = std::any_of(levels.begin(), levels.end(), [&](const Level& l) {
-      return l.entry == nullptr;
-    });
     for (size_t i = 0; i < levels.size(); ++i) {
       if (expired[i]) continue;
-      Entry& entry = CounterFor(shard, levels[i], now);
-      internal::Charge(*levels[i].spec, entry.state, now, amount);
-      if (materialize) {
-        // An insert may have moved every entry: find them again.
-        for (Level& level : levels) level.entry = Find(shard, level.key);
-      }
+      internal::Charge(views[i], CounterFor(shard, levels[i], views[i]), amount);
     }
     for (size_t i = 0; i < levels.size(); ++i) after[i] = levels[i].state();
     ChangeBatch changes(*impl_);
@@ -321,10 +329,11 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   size_t named = levels.size();
   int64_t named_remaining = kUnbounded;
   int64_t retry_after = 0;
+  for (size_t i = 0; i < levels.size(); ++i) views[i].set_state(after[i]);
   for (size_t i = 0; i < levels.size(); ++i) {
     if (any_denied && !denies[i]) continue;
     const Spec& spec = *levels[i].spec;
-    LevelView view(spec, after[i], now);
+    const LevelView& view = views[i];
     int64_t remaining = expired[i] ? 0 : spec.enforced() ? view.Remaining() : kUnbounded;
     if (named == levels.size() || remaining < named_remaining) {
       named = i;
@@ -339,7 +348,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
     // A wait that reaches the expiry of any level never succeeds.
     for (size_t i = 0; i < levels.size(); ++i) {
       if (levels[i].spec->cancelled) continue;
-      LevelView view(*levels[i].spec, after[i], now);
+      const LevelView& view = views[i];
       if (view.ExpiresAt() != internal::kNever && now + retry_after >= view.ExpiresAt()) {
         retry_after = -1;
         break;
@@ -355,7 +364,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
     reply.limit = spec.def.hard;
   }
   reply.retry_after_ms = retry_after;
-  reply.reset_after_ms = LevelView(spec, after[named], now).ResetAfter(0);
+  reply.reset_after_ms = views[named].ResetAfter(0);
   reply.level = levels[named].key;
   return reply;
 }
@@ -374,9 +383,10 @@ Result<int64_t> Engine::Refund(std::string_view key, int64_t amount) {
   if (levels.empty()) return NoLimit(key);
   ChangeBatch changes(*impl_);
   for (const Level& level : levels) {
-    if (level.state() == nullptr) continue;
-    internal::Refund(*level.spec, level.entry->state, now, amount);
-    if (changes.on()) internal::EncodeState(changes.out(), level.key, *level.spec, level.entry->state);
+    LevelState* state = level.entry != nullptr ? level.entry->StateAt(level.spec->epoch) : nullptr;
+    if (state == nullptr) continue;
+    internal::Refund(*level.spec, *state, now, amount);
+    if (changes.on()) internal::EncodeState(changes.out(), level.key, *level.spec, *state);
   }
   const Level& first = levels.front();
   if (first.key != key) return int64_t{0};
@@ -441,12 +451,13 @@ Result<bool> Engine::ResetUsage(std::string_view key) {
   if (spec == nullptr) return false;
   if (entry != nullptr) {
     ChangeBatch changes(*impl_);
-    if (entry->own) {
-      entry->state = internal::FreshState(*spec, clock_->NowMs());
-      entry->epoch = spec->epoch;
-      if (changes.on()) internal::EncodeState(changes.out(), key, *spec, entry->state);
+    if (entry->own != nullptr) {
+      internal::Counter& counter = shard.keys.CounterOf(*entry);
+      counter.state = internal::FreshState(*spec, clock_->NowMs());
+      counter.epoch = spec->epoch;
+      if (changes.on()) internal::EncodeState(changes.out(), key, *spec, counter.state);
     } else {
-      shard.map.erase(key);  // a fresh materialized counter is not kept
+      shard.keys.Erase(key);  // a fresh materialized counter is not kept
       if (changes.on()) internal::EncodeErase(changes.out(), key);
     }
   }
@@ -471,11 +482,12 @@ ScanPage Engine::Scan(uint64_t cursor, size_t count) const {
       ShardLocks locks(*impl_, static_cast<uint32_t>(shard_index));
       if (!locks.ok()) return ScanPage{};
       const Shard& shard = impl_->shards[shard_index];
-      shard_size = shard.map.size();
-      for (const auto& [key, entry] : shard.map) {
+      shard_size = shard.keys.size();
+      shard.keys.ForEach([&](const Entry& entry) {
+        std::string_view key = entry.name();
         uint64_t h = XXH3_64bits(key.data(), key.size()) >> (64 - kHashBits);
         if (h >= from) found.emplace_back(h, key);
-      }
+      });
     }
     // Take what is asked, but at least 1/16 of a shard, so one huge shard
     // costs a bounded number of passes over it.
@@ -506,7 +518,7 @@ size_t Engine::Size() const {
   for (size_t i = 0; i < impl_->shard_count; ++i) {
     ShardLocks locks(*impl_, static_cast<uint32_t>(i));
     if (!locks.ok()) return 0;
-    n += impl_->shards[i].map.size();
+    n += impl_->shards[i].keys.size();
   }
   return n;
 }
@@ -514,7 +526,7 @@ size_t Engine::Size() const {
 void Engine::Clear() {
   ShardLocks locks(*impl_, ShardLocks::All{});
   if (!locks.ok()) return;
-  for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].map.clear();
+  for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].keys.Clear();
   impl_->PublishTopDefault(nullptr);
   ChangeBatch changes(*impl_);
   if (changes.on()) internal::EncodeClear(changes.out());
@@ -531,37 +543,20 @@ size_t Engine::DropIdleCounters(size_t budget) {
     if (!locks.ok()) return dropped;
     Shard& shard = impl_->shards[index];
     const int64_t now = clock_->NowMs();
-    // Resume after the entries the last call kept: erasing moves no other
-    // entry, and a rehash since then only makes this pass repeat or skip
-    // some, which a best-effort sweep tolerates.
-    auto it = shard.map.begin();
-    for (size_t i = 0; i < shard.idle_sweep_kept && it != shard.map.end(); ++i) ++it;
-    bool shard_done = true;
-    while (it != shard.map.end()) {
-      if (examined == budget) {
-        shard_done = false;  // come back to this shard next call
-        break;
-      }
+    bool shard_done = shard.keys.SweepEntries(shard.idle_sweep_next, [&](const Entry& entry) {
+      if (examined == budget) return internal::KeyTable::Sweep::kStop;  // come back next call
       ++examined;
-      Entry& entry = it->second;
       bool idle = false;
-      if (!entry.own) {
-        const Spec* spec = impl_->DefaultFor(shard, it->first, t_scratch);
-        idle = spec == nullptr || entry.epoch != spec->epoch ||
-               LevelView(*spec, &entry.state, now).Fresh();
+      if (entry.own == nullptr) {
+        const Spec* spec = impl_->DefaultFor(shard, entry.name(), t_scratch);
+        const LevelState* state = spec != nullptr ? entry.StateAt(spec->epoch) : nullptr;
+        idle = state == nullptr || LevelView(*spec, state, now).Fresh();
       }
-      if (idle) {
-        shard.map.erase(it++);
-        ++dropped;
-      } else {
-        ++it;
-        ++shard.idle_sweep_kept;
-      }
-    }
-    if (shard_done) {
-      shard.idle_sweep_kept = 0;
-      impl_->idle_sweep_cursor.fetch_add(1, std::memory_order_relaxed);
-    }
+      if (!idle) return internal::KeyTable::Sweep::kKeep;
+      ++dropped;
+      return internal::KeyTable::Sweep::kErase;
+    });
+    if (shard_done) impl_->idle_sweep_cursor.fetch_add(1, std::memory_order_relaxed);
   }
   return dropped;
 }

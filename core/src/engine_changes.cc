@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "absl/container/flat_hash_map.h"
 #include "change_codec.h"
 #include "engine_impl.h"
 #include "limiterd/engine.h"
@@ -35,7 +36,7 @@ Error NotInSectionError() {
 
 const internal::Spec* EffectiveSpecOf(Engine::Impl& impl, Shard& shard, std::string_view key,
                                       const Entry& entry) {
-  if (entry.own) return entry.own.get();
+  if (entry.own != nullptr) return entry.own;
   return impl.DefaultFor(shard, key, t_default_key);
 }
 
@@ -51,7 +52,7 @@ bool KindMatches(ChangeTag tag, Kind kind) {
 
 // Sets a counter's state from a state record. Caller holds the lock.
 Result<bool> ApplyState(Engine::Impl& impl, Shard& shard, const Change& c) {
-  Entry& entry = shard.map.try_emplace(c.key).first->second;
+  Entry& entry = shard.keys.FindOrInsert(c.key);
   // Under the spec it was charged under, a state must be of its kind and
   // shape; a state of another epoch is kept but never read.
   if (const internal::Spec* spec = EffectiveSpecOf(impl, shard, c.key, entry);
@@ -62,23 +63,24 @@ Result<bool> ApplyState(Engine::Impl& impl, Shard& shard, const Change& c) {
           internal::Concat({"state of '", c.key, "' does not match its definition"}));
     }
   }
+  internal::Counter& counter = shard.keys.CounterOf(entry);
   switch (c.tag) {
-    case ChangeTag::kQuota: entry.state = c.quota; break;
-    case ChangeTag::kBucket: entry.state = internal::BucketState{c.tat}; break;
+    case ChangeTag::kQuota: counter.state = c.quota; break;
+    case ChangeTag::kBucket: counter.state = internal::BucketState{c.tat}; break;
     case ChangeTag::kWindowRing: {
       internal::WindowState w{c.newest_slot, nullptr};
       if (!c.values.empty()) {
         w.ring = std::make_unique<int64_t[]>(static_cast<size_t>(c.slots));
         std::copy(c.values.begin(), c.values.end(), w.ring.get());
       }
-      entry.state = std::move(w);
+      counter.state = std::move(w);
       break;
     }
     case ChangeTag::kWindowSlot: {
-      auto* w = std::get_if<internal::WindowState>(&entry.state);
-      if (entry.epoch != c.epoch || w == nullptr) {
-        entry.state = internal::WindowState{c.newest_slot, nullptr};
-        w = &std::get<internal::WindowState>(entry.state);
+      auto* w = std::get_if<internal::WindowState>(&counter.state);
+      if (counter.epoch != c.epoch || w == nullptr) {
+        counter.state = internal::WindowState{c.newest_slot, nullptr};
+        w = &std::get<internal::WindowState>(counter.state);
       }
       internal::AdvanceWindow(*w, c.slots, c.newest_slot);
       internal::WindowSlotValue(*w, c.slots, c.newest_slot) = c.values.front();
@@ -86,7 +88,7 @@ Result<bool> ApplyState(Engine::Impl& impl, Shard& shard, const Change& c) {
     }
     default: break;
   }
-  entry.epoch = c.epoch;
+  counter.epoch = c.epoch;
   return true;
 }
 
@@ -138,17 +140,18 @@ uint64_t Engine::Impl::EncodeShard(const Shard& shard_in, std::string& out) cons
   auto& self = const_cast<Engine::Impl&>(*this);
   // Definitions first, so every state follows the spec it was charged
   // under when the image is applied.
-  for (const auto& [key, entry] : shard.map) {
-    if (entry.own) internal::EncodeDefine(out, key, *entry.own);
-  }
-  for (const auto& [key, entry] : shard.map) {
-    const internal::Spec* spec = EffectiveSpecOf(self, shard, key, entry);
-    // A state of another epoch reads as fresh: it is left out, and a
-    // materialized counter with nothing else is dropped (SPEC: allowed).
-    if (spec == nullptr || entry.epoch != spec->epoch) continue;
-    internal::EncodeState(out, key, *spec, entry.state);
-  }
-  return shard.map.size();
+  shard.keys.ForEach([&](const Entry& entry) {
+    if (entry.own != nullptr) internal::EncodeDefine(out, entry.name(), *entry.own);
+  });
+  shard.keys.ForEach([&](const Entry& entry) {
+    const internal::Spec* spec = EffectiveSpecOf(self, shard, entry.name(), entry);
+    // A state of another epoch (or none: never charged) reads as fresh: it
+    // is left out, and a materialized counter with nothing else is dropped
+    // (SPEC: allowed).
+    const internal::LevelState* state = spec == nullptr ? nullptr : entry.StateAt(spec->epoch);
+    if (state != nullptr) internal::EncodeState(out, entry.name(), *spec, *state);
+  });
+  return shard.keys.size();
 }
 
 void Engine::Impl::CaptureShard(uint32_t index) {
@@ -162,15 +165,67 @@ void Engine::SetChangeSink(ChangeSink* sink) {
   impl_->sink_wants_records = sink != nullptr && sink->WantsRecords();
 }
 
+namespace {
+
+// The Specs of one ApplyChanges call: a snapshot's shard image defines many
+// keys with a few distinct definitions, which then skip the intern lock.
+class InternCache {
+ public:
+  explicit InternCache(Engine::Impl& impl) : impl_(impl) {}
+  internal::SpecPtr Get(const Change& c) {
+    for (const internal::SpecPtr& spec : specs_) {
+      if (spec->epoch == c.epoch && spec->cancelled == c.cancelled && spec->def == c.definition) {
+        return spec;
+      }
+    }
+    internal::SpecPtr spec = impl_.Intern(c.definition, c.cancelled, c.epoch);
+    if (specs_.size() < kSize) {
+      specs_.push_back(spec);
+    } else {
+      specs_[next_++ % kSize] = spec;
+    }
+    return spec;
+  }
+
+ private:
+  static constexpr size_t kSize = 8;
+  Engine::Impl& impl_;
+  std::vector<internal::SpecPtr> specs_;
+  size_t next_ = 0;
+};
+
+// Room in each shard for the keys a large batch defines, so the tables do
+// not grow (and rehash) step by step while it is applied. A shard outside
+// the caller's atomic section is left alone: applying reports it, at the
+// record it reaches it.
+void ReserveForDefinitions(Engine::Impl& impl, const std::vector<Change>& changes) {
+  constexpr size_t kLargeBatch = 256;  // an AOF record is a handful
+  if (changes.size() < kLargeBatch) return;
+  absl::flat_hash_map<uint32_t, size_t> defined;  // shard -> definitions
+  for (const Change& c : changes) {
+    if (c.tag == ChangeTag::kDefine && !impl.IsTopDefault(c.key)) ++defined[impl.ShardOf(c.key)];
+  }
+  for (const auto& [index, count] : defined) {
+    ShardLocks locks(impl, index);
+    if (!locks.ok()) continue;
+    internal::KeyTable& keys = impl.shards[index].keys;
+    keys.Reserve(keys.size() + count);
+  }
+}
+
+}  // namespace
+
 Result<bool> Engine::ApplyChanges(std::string_view bytes) {
   std::string error;
   auto changes = internal::DecodeChanges(bytes, &error);
   if (!changes) return InvalidArgument(error);
+  ReserveForDefinitions(*impl_, *changes);
+  InternCache intern(*impl_);
   for (const Change& c : *changes) {
     if (c.tag == ChangeTag::kClear) {
       ShardLocks locks(*impl_, ShardLocks::All{});
       if (!locks.ok()) return NotInSectionError();
-      for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].map.clear();
+      for (size_t i = 0; i < impl_->shard_count; ++i) impl_->shards[i].keys.Clear();
       impl_->PublishTopDefault(nullptr);
       continue;
     }
@@ -187,8 +242,8 @@ Result<bool> Engine::ApplyChanges(std::string_view bytes) {
     Shard& shard = impl_->shards[impl_->ShardOf(c.key)];
     switch (c.tag) {
       case ChangeTag::kDefine: {
-        internal::SpecPtr spec = impl_->Intern(c.definition, c.cancelled, c.epoch);
-        shard.map.try_emplace(c.key).first->second.own = spec;
+        internal::SpecPtr spec = intern.Get(c);
+        shard.keys.SetOwn(shard.keys.FindOrInsert(c.key), spec);
         if (impl_->IsTopDefault(c.key)) impl_->PublishTopDefault(spec);
         break;
       }

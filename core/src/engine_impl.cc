@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "change_codec.h"
 #include "xxhash.h"
@@ -42,6 +43,7 @@ uint32_t Engine::Impl::ShardOf(std::string_view key) const {
 
 bool Engine::Impl::HasStarSegment(std::string_view key) const {
   if (separator.empty()) return key == "*";
+  if (key.find('*') == std::string_view::npos) return false;  // the usual case
   while (true) {
     size_t pos = key.find(separator);
     if (key.substr(0, pos) == "*") return true;
@@ -59,7 +61,20 @@ bool Engine::Impl::IsDefaultDeclaration(std::string_view key) const {
 
 std::string_view Engine::Impl::Parent(std::string_view key) const {
   if (separator.empty()) return {};
-  size_t pos = key.rfind(separator);
+  size_t pos;
+  if (separator.size() == 1) {
+    // rfind of a string calls memcmp at every position; memrchr scans by
+    // words.
+#if defined(__GLIBC__)
+    const void* at = key.empty() ? nullptr : memrchr(key.data(), separator[0], key.size());
+    pos = at == nullptr ? std::string_view::npos
+                        : static_cast<size_t>(static_cast<const char*>(at) - key.data());
+#else
+    pos = key.rfind(separator[0]);
+#endif
+  } else {
+    pos = key.rfind(separator);
+  }
   return pos == std::string_view::npos ? std::string_view() : key.substr(0, pos);
 }
 
@@ -70,8 +85,8 @@ const internal::Spec* Engine::Impl::DefaultFor(internal::Shard& shard, std::stri
   scratch.assign(parent);
   scratch.append(separator);
   scratch.push_back('*');
-  auto it = shard.map.find(std::string_view(scratch));
-  return it == shard.map.end() ? nullptr : it->second.own.get();
+  const internal::Entry* entry = shard.keys.Find(scratch);
+  return entry == nullptr ? nullptr : entry->own;
 }
 
 internal::SpecPtr Engine::Impl::Intern(LimitDefinition resolved, bool cancelled,
@@ -95,23 +110,16 @@ internal::SpecPtr Engine::Impl::Intern(LimitDefinition resolved, bool cancelled,
 
 bool Engine::Impl::EraseKey(std::string_view key) {
   internal::Shard& shard = shards[ShardOf(key)];
-  bool erased = false;
-  if (auto it = shard.map.find(key); it != shard.map.end()) {
-    shard.map.erase(it);
-    erased = true;
-  }
+  bool erased = shard.keys.Erase(key);
   if (!IsDefaultDeclaration(key)) return erased;
   // A default takes the counters that followed it: its parent's direct
   // children with no definition of their own.
   std::string_view parent = Parent(key);
   auto sweep = [&](internal::Shard& s) {
-    for (auto it = s.map.begin(); it != s.map.end();) {
-      if (!it->second.own && Parent(it->first) == parent) {
-        s.map.erase(it++);
-      } else {
-        ++it;
-      }
-    }
+    s.keys.SweepEntries([&](const internal::Entry& e) {
+      return e.own == nullptr && Parent(e.name()) == parent ? internal::KeyTable::Sweep::kErase
+                                                            : internal::KeyTable::Sweep::kKeep;
+    });
   };
   if (IsTopDefault(key)) {
     for (size_t i = 0; i < shard_count; ++i) sweep(shards[i]);

@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "definition.h"
+#include "key_table.h"
 #include "level_state.h"
 #include "limiterd/engine.h"
 #include "spin_mutex.h"
@@ -28,34 +29,15 @@ namespace limiterd {
 
 namespace internal {
 
-// A key's entry: its own definition and/or its counter.
-struct Entry {
-  SpecPtr own;         // null: a counter materialized from a default
-  uint64_t epoch = 0;  // the spec epoch `state` was charged under; 0: none
-  LevelState state;
-};
-
-// Transparent, so lookups by string_view build no std::string. XXH3 mixes
-// every bit, as the Swiss table needs (it splits the hash in two).
-struct KeyHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view key) const { return XXH3_64bits(key.data(), key.size()); }
-};
-struct KeyEq {
-  using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-};
-
 struct alignas(64) Shard {  // a cache line of its own: no false sharing
   SpinMutex mu;
-  absl::flat_hash_map<std::string, Entry, KeyHash, KeyEq> map;  // guarded by mu
+  KeyTable keys;  // guarded by mu
   SpecPtr top_default;                           // "*"'s spec; guarded by mu
   // An open snapshot has not read this shard yet: the first lock holder
   // captures it (Engine::Impl::LockShard) before anything changes it.
   bool capture_pending = false;                  // guarded by mu
-  // Entries DropIdleCounters examined and kept in this shard, in iteration
-  // order, so its next call resumes after them.
-  size_t idle_sweep_kept = 0;                    // guarded by mu
+  // The entry id DropIdleCounters resumes this shard at.
+  uint32_t idle_sweep_next = 0;                  // guarded by mu
 };
 
 // An open snapshot's shard images, each written once under its shard's

@@ -28,16 +28,68 @@ int64_t WindowSlotFreeAt(const Spec& spec, int64_t slot) {
 
 }  // namespace
 
-QuotaPeriod QuotaPeriodAt(const Spec& spec, int64_t now_ms, const QuotaPeriod* cached) {
-  if (cached != nullptr && cached->start_ms <= now_ms && now_ms < cached->end_ms) return *cached;
+namespace {
+
+// A thread's monthly periods, one per anchor slot: consumes of keys under
+// one plan (one anchor) find their period here.
+struct MonthlySlot {
+  int64_t anchor_ms = 0;
+  QuotaPeriod period{0, 0, 0};  // empty (start == end): matches nothing
+};
+constexpr size_t kMonthlySlots = 64;
+thread_local MonthlySlot t_monthly[kMonthlySlots];
+
+MonthlySlot& MonthlySlotOf(int64_t anchor_ms) {
+  uint64_t h = static_cast<uint64_t>(anchor_ms) * 0x9E3779B97F4A7C15ull;
+  return t_monthly[h >> 58];  // the top 6 bits: 64 slots
+}
+
+QuotaPeriod MonthlyPeriod(int64_t anchor_ms, int64_t index) {
+  return QuotaPeriod{index, MonthlyPeriodStart(anchor_ms, index),
+                     MonthlyPeriodStart(anchor_ms, index + 1)};
+}
+
+}  // namespace
+
+QuotaPeriod QuotaPeriodAt(const Spec& spec, int64_t now_ms) {
   const LimitDefinition& d = spec.def;
-  int64_t index = 0;
   switch (d.period.type) {
     case PeriodType::kNone: return QuotaPeriod{0, *d.anchor_ms, kNever};
-    case PeriodType::kMonthly: index = MonthlyPeriodIndex(*d.anchor_ms, now_ms); break;
-    default: index = FloorDiv(now_ms - *d.anchor_ms, spec.period_len_ms); break;
+    case PeriodType::kMonthly: {
+      MonthlySlot& slot = MonthlySlotOf(*d.anchor_ms);
+      if (slot.anchor_ms == *d.anchor_ms && slot.period.start_ms <= now_ms &&
+          now_ms < slot.period.end_ms) {
+        return slot.period;
+      }
+      QuotaPeriod period = MonthlyPeriod(*d.anchor_ms, MonthlyPeriodIndex(*d.anchor_ms, now_ms));
+      slot = MonthlySlot{*d.anchor_ms, period};
+      return period;
+    }
+    default: {
+      int64_t index = FloorDiv(now_ms - *d.anchor_ms, spec.period_len_ms);
+      int64_t start = *d.anchor_ms + index * spec.period_len_ms;
+      return QuotaPeriod{index, start, start + spec.period_len_ms};
+    }
   }
-  return QuotaPeriod{index, QuotaPeriodStart(spec, index), QuotaPeriodStart(spec, index + 1)};
+}
+
+QuotaPeriod QuotaPeriodOf(const Spec& spec, int64_t index) {
+  const LimitDefinition& d = spec.def;
+  switch (d.period.type) {
+    case PeriodType::kNone: return QuotaPeriod{0, *d.anchor_ms, kNever};
+    case PeriodType::kMonthly: {
+      const MonthlySlot& slot = MonthlySlotOf(*d.anchor_ms);
+      if (slot.anchor_ms == *d.anchor_ms && slot.period.index == index &&
+          slot.period.start_ms < slot.period.end_ms) {
+        return slot.period;
+      }
+      return MonthlyPeriod(*d.anchor_ms, index);
+    }
+    default: {
+      int64_t start = *d.anchor_ms + index * spec.period_len_ms;
+      return QuotaPeriod{index, start, start + spec.period_len_ms};
+    }
+  }
 }
 
 int64_t QuotaPeriodStart(const Spec& spec, int64_t index) {
@@ -51,7 +103,7 @@ int64_t QuotaPeriodStart(const Spec& spec, int64_t index) {
 
 LevelState FreshState(const Spec& spec, int64_t now_ms) {
   switch (spec.def.kind) {
-    case Kind::kQuota: return QuotaState{QuotaPeriodAt(spec, now_ms), 0};
+    case Kind::kQuota: return QuotaState{QuotaPeriodAt(spec, now_ms).index, 0};
     case Kind::kWindow: return WindowState{WindowCurrentSlot(spec, now_ms), nullptr};
     case Kind::kBucket: return BucketState{static_cast<__int128>(now_ms) * spec.def.rate};
   }
@@ -74,8 +126,13 @@ LevelState CopyState(const Spec& spec, const LevelState& state) {
 LevelView::LevelView(const Spec& spec, const LevelState* state, int64_t now_ms)
     : spec_(spec), state_(state), now_(now_ms) {
   if (spec.def.kind == Kind::kQuota) {
-    period_ = QuotaPeriodAt(spec, now_ms, state ? &std::get<QuotaState>(*state).period : nullptr);
+    period_ = QuotaPeriodAt(spec, now_ms);
   }
+}
+
+LevelState LevelView::NewState() const {
+  if (spec_.def.kind == Kind::kQuota) return QuotaState{period_.index, 0};
+  return FreshState(spec_, now_);
 }
 
 int64_t LevelView::ExpiresAt() const {
@@ -102,7 +159,7 @@ int64_t LevelView::Consumed() const {
     case Kind::kQuota: {
       const auto& q = std::get<QuotaState>(*state_);
       // A clock that went back reads the later period's usage: never less.
-      return q.period.index >= period_.index ? q.consumed : 0;
+      return q.index >= period_.index ? q.consumed : 0;
     }
     case Kind::kWindow: {
       const auto& w = std::get<WindowState>(*state_);
@@ -196,7 +253,11 @@ int64_t LevelView::PeriodStart() const {
 }
 
 bool CanCharge(const Spec& spec, const LevelState& state, int64_t now_ms, int64_t amount) {
-  LevelView view(spec, &state, now_ms);
+  return CanCharge(LevelView(spec, &state, now_ms), amount);
+}
+
+bool CanCharge(const LevelView& view, int64_t amount) {
+  const Spec& spec = view.spec();
   if (spec.def.kind == Kind::kBucket) {
     // Both the units in use and the time to refill them must fit: the
     // latter is a reply field and is added to now in USAGE.GET.
@@ -208,15 +269,28 @@ bool CanCharge(const Spec& spec, const LevelState& state, int64_t now_ms, int64_
   return !__builtin_add_overflow(view.Consumed(), amount, &sum);
 }
 
+namespace {
+
+void ChargeQuota(QuotaState& q, int64_t now_index, int64_t amount) {
+  if (q.index < now_index) q = QuotaState{now_index, 0};
+  q.consumed += amount;
+}
+
+}  // namespace
+
+void Charge(const LevelView& view, LevelState& state, int64_t amount) {
+  if (view.spec().def.kind == Kind::kQuota) {
+    ChargeQuota(std::get<QuotaState>(state), view.QuotaIndex(), amount);
+  } else {
+    Charge(view.spec(), state, view.now(), amount);
+  }
+}
+
 void Charge(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount) {
   switch (spec.def.kind) {
-    case Kind::kQuota: {
-      auto& q = std::get<QuotaState>(state);
-      QuotaPeriod now_period = QuotaPeriodAt(spec, now_ms, &q.period);
-      if (q.period.index < now_period.index) q = QuotaState{now_period, 0};
-      q.consumed += amount;
+    case Kind::kQuota:
+      ChargeQuota(std::get<QuotaState>(state), QuotaPeriodAt(spec, now_ms).index, amount);
       return;
-    }
     case Kind::kWindow: {
       auto& w = std::get<WindowState>(state);
       // A clock that went back charges the newest slot: held longer, never
@@ -255,7 +329,7 @@ void Refund(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount)
   switch (spec.def.kind) {
     case Kind::kQuota: {
       auto& q = std::get<QuotaState>(state);
-      if (q.period.index >= QuotaPeriodAt(spec, now_ms, &q.period).index) {
+      if (q.index >= QuotaPeriodAt(spec, now_ms).index) {
         q.consumed = q.consumed > amount ? q.consumed - amount : 0;
       }
       return;

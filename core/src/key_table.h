@@ -1,0 +1,217 @@
+// Copyright limiterd authors.
+// KeyTable: one shard's keys and their entries, laid out for memory.
+//
+// A million limits that differ only by key must cost little more than their
+// keys. So an entry is 32 bytes: the key (inline up to 16 bytes), a raw
+// pointer to its interned Spec, and a pointer to its counter (32 bytes),
+// allocated only when the key is first charged. Entries live in fixed
+// chunks (they never move: an Entry& stays valid until that entry is
+// erased, whatever else is inserted) and are reused through a free list.
+// The hash index holds 4-byte entry ids, so a table at a low load factor
+// (a Swiss table grows by doubling) wastes 4-byte slots, not 100-byte ones.
+//
+// Not thread-safe: the shard's lock guards it (engine_impl.h).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "definition.h"
+#include "level_state.h"
+#include "xxhash.h"
+
+namespace limiterd::internal {
+
+// A key's bytes in 16 bytes: inline when it fits, else on the heap.
+//   byte 15 <  0xEF  a 16-byte key, inline (byte 15 is its last byte)
+//   byte 15 == 0xEF  on the heap: bytes 0-7 point to [size_t length][bytes]
+//   byte 15 >= 0xF0  an inline key of (byte 15 - 0xF0) bytes, 0 to 15,
+//                    zero-padded
+// The heap tag with a null pointer marks an unused entry (MarkVacant).
+// So every ASCII key of up to 16 bytes is inline; a 16-byte key whose last
+// byte is 0xEF or above goes to the heap.
+class StoredKey {
+ public:
+  static constexpr size_t kInline = 16;
+
+  StoredKey() { Clear(); }
+  StoredKey(const StoredKey&) = delete;
+  StoredKey& operator=(const StoredKey&) = delete;
+  ~StoredKey() { Release(); }
+
+  void Assign(std::string_view key);
+  void Release();  // frees a heap key; the key becomes ""
+  void MarkVacant() {
+    Release();
+    bytes_[kInline - 1] = static_cast<char>(kHeapTag);  // and a null pointer
+  }
+  bool vacant() const { return tag() == kHeapTag && HeapBlock() == nullptr; }
+
+  bool inline_key() const { return tag() != kHeapTag; }
+  std::string_view view() const {
+    uint8_t t = tag();
+    if (t < kHeapTag) return {bytes_, kInline};
+    if (t > kHeapTag) return {bytes_, static_cast<size_t>(t - kInlineBase)};
+    const char* block = HeapBlock();
+    size_t size;
+    std::memcpy(&size, block, sizeof size);
+    return {block + sizeof size, size};
+  }
+
+ private:
+  static constexpr uint8_t kHeapTag = 0xEF;
+  static constexpr uint8_t kInlineBase = 0xF0;
+  uint8_t tag() const { return static_cast<uint8_t>(bytes_[kInline - 1]); }
+  char* HeapBlock() const {
+    char* p;
+    std::memcpy(&p, bytes_, sizeof p);
+    return p;
+  }
+  void Clear() {
+    std::memset(bytes_, 0, kInline);
+    bytes_[kInline - 1] = static_cast<char>(kInlineBase);
+  }
+
+  alignas(8) char bytes_[kInline];
+};
+static_assert(sizeof(StoredKey) == 16);
+
+// A key's usage state, allocated when it is first charged: 32 bytes.
+struct Counter {
+  uint64_t epoch = 0;  // the spec epoch `state` was charged under
+  LevelState state;
+};
+static_assert(sizeof(Counter) == 32);
+
+// A key's entry: its own definition and/or its counter.
+struct Entry {
+  StoredKey key;
+  const Spec* own = nullptr;         // null: a counter materialized from a default
+  std::unique_ptr<Counter> counter;  // null: never charged (reads as fresh)
+
+  std::string_view name() const { return key.view(); }
+  // The counter's state if it was charged under `epoch`, else null (fresh).
+  const LevelState* StateAt(uint64_t epoch) const {
+    return counter != nullptr && counter->epoch == epoch ? &counter->state : nullptr;
+  }
+  LevelState* StateAt(uint64_t epoch) {
+    return counter != nullptr && counter->epoch == epoch ? &counter->state : nullptr;
+  }
+};
+static_assert(sizeof(Entry) == 32);
+
+// XXH3 mixes every bit, as the Swiss table needs (it splits the hash in two).
+inline size_t HashKey(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+
+class KeyTable {
+ public:
+  KeyTable() : index_(0, IdHash{this}, IdEq{this}) {}
+  ~KeyTable() { Clear(); }
+  KeyTable(const KeyTable&) = delete;  // the index's functors point here
+  KeyTable& operator=(const KeyTable&) = delete;
+
+  size_t size() const { return index_.size(); }
+
+  Entry* Find(std::string_view key) {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &At(*it);
+  }
+  const Entry* Find(std::string_view key) const {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &At(*it);
+  }
+  // The entry of `key`, made (no definition, no counter) if there is none.
+  Entry& FindOrInsert(std::string_view key);
+  bool Erase(std::string_view key);
+  void Clear();
+  // Room for `n` entries without growing the index.
+  void Reserve(size_t n) { index_.reserve(n); }
+
+  // Sets (or, with null, clears) `entry`'s own definition. The table keeps
+  // one reference to every Spec its entries point to.
+  void SetOwn(Entry& entry, const SpecPtr& spec);
+
+  // The entry's counter, made fresh if it has none.
+  Counter& CounterOf(Entry& entry);
+
+  // Calls f on every entry, in the order of memory (not of the index):
+  // a snapshot of a shard reads its chunks front to back.
+  template <class F>  // f(Entry&)
+  void ForEach(F&& f) {
+    for (uint32_t id = 0; id < next_unused_; ++id) {
+      Entry& e = At(id);
+      if (!e.key.vacant()) f(e);
+    }
+  }
+  template <class F>  // f(const Entry&)
+  void ForEach(F&& f) const {
+    for (uint32_t id = 0; id < next_unused_; ++id) {
+      const Entry& e = At(id);
+      if (!e.key.vacant()) f(e);
+    }
+  }
+
+  enum class Sweep { kKeep, kErase, kStop };
+  // Calls f(Entry&) on the entries from id `next` on, in the order of
+  // memory, until it answers kStop, erasing those it answers kErase for.
+  // Returns false if it stopped early, with `next` where the next call
+  // resumes; true, with `next` back at 0, once it reached the end. By id,
+  // not by the index, so resuming costs nothing however big the shard.
+  template <class F>
+  bool SweepEntries(uint32_t& next, F&& f) {
+    for (uint32_t id = next; id < next_unused_; ++id) {
+      Entry& e = At(id);
+      if (e.key.vacant()) continue;
+      switch (f(e)) {
+        case Sweep::kKeep: break;
+        case Sweep::kErase: Erase(e.name()); break;
+        case Sweep::kStop: next = id; return false;
+      }
+    }
+    next = 0;
+    return true;
+  }
+  template <class F>
+  bool SweepEntries(F&& f) {  // from the first entry
+    uint32_t next = 0;
+    return SweepEntries(next, std::forward<F>(f));
+  }
+
+ private:
+  static constexpr uint32_t kChunkBits = 6;  // 64 entries, 2 KB
+  static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
+
+  struct IdHash {
+    using is_transparent = void;
+    const KeyTable* table;
+    size_t operator()(uint32_t id) const { return HashKey(table->At(id).name()); }
+    size_t operator()(std::string_view key) const { return HashKey(key); }
+  };
+  struct IdEq {
+    using is_transparent = void;
+    const KeyTable* table;
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(uint32_t id, std::string_view key) const { return table->At(id).name() == key; }
+    bool operator()(std::string_view key, uint32_t id) const { return table->At(id).name() == key; }
+  };
+
+  Entry& At(uint32_t id) const { return chunks_[id >> kChunkBits][id & (kChunkSize - 1)]; }
+  uint32_t Allocate(std::string_view key);
+  void Free(uint32_t id);  // the entry must be out of the index
+  void Unref(const Spec* spec);
+
+  std::vector<std::unique_ptr<Entry[]>> chunks_;
+  std::vector<uint32_t> free_;  // ids of unused entries in chunks_
+  uint32_t next_unused_ = 0;    // ids from here on were never used
+  absl::flat_hash_set<uint32_t, IdHash, IdEq> index_;
+  // The Specs entries point to: one reference each, and how many entries.
+  absl::flat_hash_map<const Spec*, std::pair<SpecPtr, size_t>> specs_;
+};
+
+}  // namespace limiterd::internal
