@@ -63,6 +63,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // writes out_. False when the connection must close (a failed write to
   // the socket, or to the AOF: then out_ is dropped unsent).
   boost::asio::awaitable<bool> Flush();
+  // Flush's fast path, without a coroutine: writes out_ at once when no
+  // durability wait is due and the socket takes it all (the usual case;
+  // Redis writes replies the same way). False when Flush() must finish
+  // the job (it goes on from written_).
+  bool FlushNow();
+  // out_ is all written: counts it and empties it.
+  void FlushDone();
   // True once `lsn` meets appendfsync; false if its write failed.
   boost::asio::awaitable<bool> WaitDurable(uint64_t lsn);
   // Durability::ThreadLastLsn() (0 without durability).
@@ -83,6 +90,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Session session_;
   resp::RequestParser parser_;
   std::string out_;
+  size_t written_ = 0;  // bytes at the front of out_ already sent (FlushNow)
   resp::ReplyWriter writer_;
   std::unique_ptr<char[]> in_;  // [in_begin_, in_end_) is unparsed input
   size_t in_capacity_ = 0;
