@@ -216,8 +216,8 @@ void Connection::FlushDone() {
   if (out_.capacity() > 4 * kFlushBytes) out_.shrink_to_fit();
 }
 
-asio::awaitable<bool> Connection::ProcessInput() {
-  uint64_t lsn_mark = ThreadLsn();
+bool Connection::ProcessInput() {
+  const uint64_t lsn_mark = ThreadLsn();
   while (!session_.close_after_reply && !closing_ && in_begin_ < in_end_) {
     std::string_view buf(in_.get() + in_begin_, in_end_ - in_begin_);
     resp::ParseStatus status = parser_.Parse(buf);
@@ -243,12 +243,11 @@ asio::awaitable<bool> Connection::ProcessInput() {
     in_begin_ += parser_.consumed();
     if (out_.size() >= kFlushBytes) {
       NoteChanges(lsn_mark);
-      if (!FlushNow() && !co_await Flush()) co_return false;
-      lsn_mark = ThreadLsn();  // other connections of this thread ran meanwhile
+      return true;
     }
   }
   NoteChanges(lsn_mark);
-  co_return true;
+  return false;
 }
 
 asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
@@ -268,7 +267,14 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
     ThreadStats::Add(stats_.net_input, n);
     info_->last_interaction_ms.store(ServerState::SteadyMs(), std::memory_order_relaxed);
     RefreshLimits();
-    if (!co_await ProcessInput()) break;
+    bool flush_failed = false;
+    while (ProcessInput()) {  // replies passed kFlushBytes: write them, go on
+      if (!FlushNow() && !co_await Flush()) {
+        flush_failed = true;
+        break;
+      }
+    }
+    if (flush_failed) break;
     uint64_t pending = in_end_ - in_begin_;
     info_->query_buffer.store(pending, std::memory_order_relaxed);
     if (pending > server_.config.client_query_buffer_limit()) {

@@ -56,9 +56,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   boost::asio::awaitable<void> Run(std::shared_ptr<Connection> self);
-  // Parses and runs every complete command in the input; writes when the
-  // replies pass kFlushBytes. False when the connection must close.
-  boost::asio::awaitable<bool> ProcessInput();
+  // Parses and runs the complete commands in the input, until it needs
+  // more, the connection is closing, or the replies pass kFlushBytes: then
+  // it returns true, and the caller writes them and calls it again. Not a
+  // coroutine: a frame and an await per batch cost more than the parsing.
+  bool ProcessInput();
   // Waits until the changes of the replies in out_ meet appendfsync, then
   // writes out_. False when the connection must close (a failed write to
   // the socket, or to the AOF: then out_ is dropped unsent).
