@@ -2,6 +2,8 @@
 #include "command_table.h"
 
 #include <algorithm>
+#include <cstring>
+#include <stdexcept>
 
 #include "args.h"
 #include "errors.h"
@@ -44,6 +46,19 @@ void Link(CommandSpec& c, const CommandSpec* parent) {
 // the "C" locale, where tolower changes nothing else either.
 char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
+// AsciiLower on the 8 bytes of a word at once: a byte whose low 7 bits are
+// in 'A'..'Z' (both sums below set its high bit differently) and whose own
+// high bit is clear gets 0x20 added; every other byte is unchanged.
+uint64_t AsciiLowerWord(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  const uint64_t low7 = w & ~kHigh;
+  const uint64_t at_least_a = low7 + kOnes * (0x80 - 'A');
+  const uint64_t above_z = low7 + kOnes * (0x80 - 'Z' - 1);
+  const uint64_t upper = (at_least_a ^ above_z) & ~w & kHigh;
+  return w | (upper >> 2);
+}
+
 bool EqualsNoCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -65,15 +80,64 @@ CommandTable::CommandTable() {
   }
   // Links after the vector is final: parents are addresses into it.
   for (CommandSpec& c : commands_) Link(c, nullptr);
+  static_assert((kIndexSlots & (kIndexSlots - 1)) == 0, "a power of two");
+  if (commands_.size() * 4 > kIndexSlots) throw std::logic_error("command index too small");
+  for (const CommandSpec& c : commands_) {
+    for (char ch : c.name) {
+      if (AsciiLower(ch) != ch) throw std::logic_error("command names are lower case");
+    }
+    if (c.name.empty() || c.name.size() > kMaxNameLen) throw std::logic_error("bad command name");
+    longest_name_ = std::max(longest_name_, c.name.size());
+    size_t slot = Slot(c.name);
+    while (index_[slot] != nullptr) {
+      if (index_[slot]->name == c.name) throw std::logic_error("a command declared twice");
+      slot = (slot + 1) & (kIndexSlots - 1);
+    }
+    index_[slot] = &c;
+  }
+}
+
+size_t CommandTable::Slot(std::string_view lower) {
+  const size_t n = lower.size();
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+  if (n < 8) {
+    for (char c : lower) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001B3ull;
+  } else {
+    // Whole words, the last one overlapping the one before when n is not a
+    // multiple of 8.
+    for (size_t i = 0;; i += 8) {
+      if (i + 8 > n) i = n - 8;
+      uint64_t w;
+      std::memcpy(&w, lower.data() + i, 8);
+      h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+      if (i + 8 == n) break;
+    }
+  }
+  return static_cast<size_t>(h ^ (h >> 32)) & (kIndexSlots - 1);
 }
 
 const CommandSpec* CommandTable::Find(std::string_view name) const {
-  // ~40 commands: a linear scan over short names costs less than hashing a
-  // lower-cased copy, and needs no allocation.
-  for (const CommandSpec& c : commands_) {
-    if (EqualsNoCase(c.name, name)) return &c;
+  const size_t n = name.size();
+  if (n > longest_name_ || n == 0) return nullptr;
+  char lower[kMaxNameLen];
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) lower[i] = AsciiLower(name[i]);
+  } else {
+    for (size_t i = 0;; i += 8) {
+      if (i + 8 > n) i = n - 8;
+      uint64_t w;
+      std::memcpy(&w, name.data() + i, 8);
+      w = AsciiLowerWord(w);
+      std::memcpy(lower + i, &w, 8);
+      if (i + 8 == n) break;
+    }
   }
-  return nullptr;
+  const std::string_view key(lower, n);
+  for (size_t slot = Slot(key);; slot = (slot + 1) & (kIndexSlots - 1)) {
+    const CommandSpec* c = index_[slot];
+    if (c == nullptr) return nullptr;
+    if (c->name == key) return c;
+  }
 }
 
 const CommandSpec* CommandTable::FindSub(const CommandSpec& container, std::string_view name) {

@@ -65,6 +65,9 @@ Connection::Connection(tcp::socket socket, ServerState& server, ThreadStats& sta
 Connection::~Connection() { server_.clients.Remove(info_->id); }
 
 void Connection::Start() {
+  // FlushNow writes without waiting; the async operations are unaffected.
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
   std::weak_ptr<Connection> weak = weak_from_this();
   auto executor = socket_.get_executor();
   info_->close = [weak, executor](bool drain) {
@@ -179,23 +182,42 @@ asio::awaitable<bool> Connection::Flush() {
                  "replies are not sent",
                  info_->id, info_->addr);
       out_.clear();
+      written_ = 0;
       closing_ = true;
       co_return false;
     }
   }
   if (out_.empty()) co_return true;
-  info_->output_buffer.store(out_.size(), std::memory_order_relaxed);
+  info_->output_buffer.store(out_.size() - written_, std::memory_order_relaxed);
   boost::system::error_code ec;
-  co_await asio::async_write(socket_, asio::buffer(out_), asio::redirect_error(asio::use_awaitable, ec));
-  ThreadStats::Add(stats_.net_output, out_.size());
-  info_->output_buffer.store(0, std::memory_order_relaxed);
-  out_.clear();
-  if (out_.capacity() > 4 * kFlushBytes) out_.shrink_to_fit();
+  co_await asio::async_write(socket_, asio::buffer(out_.data() + written_, out_.size() - written_),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  FlushDone();
   co_return !ec;
 }
 
-asio::awaitable<bool> Connection::ProcessInput() {
-  uint64_t lsn_mark = ThreadLsn();
+bool Connection::FlushNow() {
+  if (unsynced_lsn_ != 0) return false;  // Flush() waits for durability first
+  if (out_.empty()) return true;
+  boost::system::error_code ec;
+  written_ += socket_.write_some(asio::buffer(out_.data() + written_, out_.size() - written_), ec);
+  // would_block (the socket buffer is full): Flush() waits for room. Any
+  // other error: Flush() meets it again and the connection closes.
+  if (ec || written_ < out_.size()) return false;
+  FlushDone();
+  return true;
+}
+
+void Connection::FlushDone() {
+  ThreadStats::Add(stats_.net_output, out_.size());
+  info_->output_buffer.store(0, std::memory_order_relaxed);
+  out_.clear();
+  written_ = 0;
+  if (out_.capacity() > 4 * kFlushBytes) out_.shrink_to_fit();
+}
+
+bool Connection::ProcessInput() {
+  const uint64_t lsn_mark = ThreadLsn();
   while (!session_.close_after_reply && !closing_ && in_begin_ < in_end_) {
     std::string_view buf(in_.get() + in_begin_, in_end_ - in_begin_);
     resp::ParseStatus status = parser_.Parse(buf);
@@ -221,12 +243,11 @@ asio::awaitable<bool> Connection::ProcessInput() {
     in_begin_ += parser_.consumed();
     if (out_.size() >= kFlushBytes) {
       NoteChanges(lsn_mark);
-      if (!co_await Flush()) co_return false;
-      lsn_mark = ThreadLsn();  // other connections of this thread ran meanwhile
+      return true;
     }
   }
   NoteChanges(lsn_mark);
-  co_return true;
+  return false;
 }
 
 asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
@@ -246,7 +267,14 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
     ThreadStats::Add(stats_.net_input, n);
     info_->last_interaction_ms.store(ServerState::SteadyMs(), std::memory_order_relaxed);
     RefreshLimits();
-    if (!co_await ProcessInput()) break;
+    bool flush_failed = false;
+    while (ProcessInput()) {  // replies passed kFlushBytes: write them, go on
+      if (!FlushNow() && !co_await Flush()) {
+        flush_failed = true;
+        break;
+      }
+    }
+    if (flush_failed) break;
     uint64_t pending = in_end_ - in_begin_;
     info_->query_buffer.store(pending, std::memory_order_relaxed);
     if (pending > server_.config.client_query_buffer_limit()) {
@@ -254,7 +282,7 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
                  info_->id, info_->addr, pending);
       break;
     }
-    if (!co_await Flush()) break;
+    if (!FlushNow() && !co_await Flush()) break;
   }
   if (socket_.is_open()) {
     if (!out_.empty() || unsynced_lsn_ != 0) (void)co_await Flush();

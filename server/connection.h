@@ -56,13 +56,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   boost::asio::awaitable<void> Run(std::shared_ptr<Connection> self);
-  // Parses and runs every complete command in the input; writes when the
-  // replies pass kFlushBytes. False when the connection must close.
-  boost::asio::awaitable<bool> ProcessInput();
+  // Parses and runs the complete commands in the input, until it needs
+  // more, the connection is closing, or the replies pass kFlushBytes: then
+  // it returns true, and the caller writes them and calls it again. Not a
+  // coroutine: a frame and an await per batch cost more than the parsing.
+  bool ProcessInput();
   // Waits until the changes of the replies in out_ meet appendfsync, then
   // writes out_. False when the connection must close (a failed write to
   // the socket, or to the AOF: then out_ is dropped unsent).
   boost::asio::awaitable<bool> Flush();
+  // Flush's fast path, without a coroutine: writes out_ at once when no
+  // durability wait is due and the socket takes it all (the usual case;
+  // Redis writes replies the same way). False when Flush() must finish
+  // the job (it goes on from written_).
+  bool FlushNow();
+  // out_ is all written: counts it and empties it.
+  void FlushDone();
   // True once `lsn` meets appendfsync; false if its write failed.
   boost::asio::awaitable<bool> WaitDurable(uint64_t lsn);
   // Durability::ThreadLastLsn() (0 without durability).
@@ -83,6 +92,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Session session_;
   resp::RequestParser parser_;
   std::string out_;
+  size_t written_ = 0;  // bytes at the front of out_ already sent (FlushNow)
   resp::ReplyWriter writer_;
   std::unique_ptr<char[]> in_;  // [in_begin_, in_end_) is unparsed input
   size_t in_capacity_ = 0;

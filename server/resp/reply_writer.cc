@@ -8,26 +8,21 @@
 #include <cstring>
 #include <limits>
 
+#include "resp/int_format.h"
+
 namespace limiterd::resp {
 namespace {
 
 // Room for a type byte, an int64 and "\r\n".
-constexpr size_t kHeaderMax = 1 + 20 + 2;
+constexpr size_t kHeaderMax = 1 + kMaxDecimalLen + 2;
 // Room for any double d2string() writes ("-1.2345678901234567e-308").
 constexpr size_t kDoubleMax = 32;
 
 // Writes "<type><n>\r\n" into buf; returns its length.
-size_t FormatHeader(char* buf, char type, int64_t n) {
+template <typename Int>
+size_t FormatHeader(char* buf, char type, Int n) {
   buf[0] = type;
-  char* end = std::to_chars(buf + 1, buf + kHeaderMax, n).ptr;
-  end[0] = '\r';
-  end[1] = '\n';
-  return static_cast<size_t>(end + 2 - buf);
-}
-
-size_t FormatHeader(char* buf, char type, size_t n) {
-  buf[0] = type;
-  char* end = std::to_chars(buf + 1, buf + kHeaderMax, n).ptr;
+  char* end = FormatDecimal(n, buf + 1);
   end[0] = '\r';
   end[1] = '\n';
   return static_cast<size_t>(end + 2 - buf);

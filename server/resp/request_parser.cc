@@ -46,6 +46,34 @@ bool ParseRedisInteger(std::string_view s, int64_t* out) {
   return true;
 }
 
+// The usual header after its '*' or '$': 1 to 18 digits, no sign, no
+// leading zero, then '\r' and one more byte in `buf`. Returns the offset
+// of the '\r' and the value, or kNotFound for anything else (longer,
+// signed, malformed or incomplete), which then takes the general path
+// (FindHeaderEnd and ParseRedisInteger). For what it accepts, both give
+// the same '\r' and value; this one scans the bytes once. Only for a line
+// not searched yet (scan_ <= pos_): the general path never reads again what
+// it searched.
+size_t ParsePlainHeader(std::string_view buf, size_t start, int64_t* out) {
+  const char* const begin = buf.data() + start;
+  const char* const end = buf.data() + buf.size();
+  const char* p = begin;
+  if (p == end) return kNotFound;
+  int64_t v = 0;
+  if (*p == '0') {
+    ++p;  // "0" alone; "01" is not plain
+  } else {
+    while (p != end && static_cast<unsigned char>(*p - '0') < 10 && p - begin < 18) {
+      v = v * 10 + (*p - '0');
+      ++p;
+    }
+    if (p == begin) return kNotFound;  // no digit
+  }
+  if (end - p < 2 || *p != '\r') return kNotFound;
+  *out = v;
+  return static_cast<size_t>(p - buf.data());
+}
+
 // isspace() in the C locale, which sdssplitargs uses to skip blanks and to
 // accept what follows a closing quote.
 bool IsBlank(char c) {
@@ -202,15 +230,22 @@ size_t RequestParser::FindHeaderEnd(std::string_view buf) {
 }
 
 ParseStatus RequestParser::ParseCount(std::string_view buf) {
-  const size_t cr = FindHeaderEnd(buf);
-  if (cr == kNotFound) {
-    if (buf.size() - pos_ > limits_.max_inline_len && scan_ == buf.size()) {
-      return Fail("Protocol error: too big mbulk count string");
-    }
-    return ParseStatus::kNeedMore;
-  }
   int64_t count = 0;
-  if (!ParseRedisInteger(buf.substr(1, cr - 1), &count) || count > INT_MAX ||
+  // Only a line not searched yet: a resumed one goes on from scan_.
+  size_t cr = scan_ <= pos_ ? ParsePlainHeader(buf, 1, &count) : kNotFound;
+  if (cr == kNotFound) {
+    cr = FindHeaderEnd(buf);
+    if (cr == kNotFound) {
+      if (buf.size() - pos_ > limits_.max_inline_len && scan_ == buf.size()) {
+        return Fail("Protocol error: too big mbulk count string");
+      }
+      return ParseStatus::kNeedMore;
+    }
+    if (!ParseRedisInteger(buf.substr(1, cr - 1), &count)) {
+      return Fail("Protocol error: invalid multibulk length");
+    }
+  }
+  if (count > INT_MAX ||
       (count > 0 && static_cast<uint64_t>(count) > limits_.max_multibulk_len)) {
     return Fail("Protocol error: invalid multibulk length");
   }
@@ -230,22 +265,30 @@ ParseStatus RequestParser::ParseCount(std::string_view buf) {
 ParseStatus RequestParser::ParseBulks(std::string_view buf) {
   while (multibulk_remaining_ > 0) {
     if (stage_ == Stage::kBulkHeader) {
-      const size_t cr = FindHeaderEnd(buf);
-      if (cr == kNotFound) {
-        if (buf.size() - pos_ > limits_.max_inline_len && scan_ == buf.size()) {
-          return Fail("Protocol error: too big bulk count string");
-        }
-        return ParseStatus::kNeedMore;
-      }
-      if (buf[pos_] != '$') {
-        std::string text = "Protocol error: expected '$', got '";
-        text += buf[pos_];
-        text += '\'';
-        return Fail(text);
-      }
       int64_t len = 0;
-      if (!ParseRedisInteger(buf.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
-          static_cast<uint64_t>(len) > limits_.max_bulk_len) {
+      size_t cr = kNotFound;
+      if (scan_ <= pos_ && pos_ < buf.size() && buf[pos_] == '$') {
+        cr = ParsePlainHeader(buf, pos_ + 1, &len);
+      }
+      if (cr == kNotFound) {
+        cr = FindHeaderEnd(buf);
+        if (cr == kNotFound) {
+          if (buf.size() - pos_ > limits_.max_inline_len && scan_ == buf.size()) {
+            return Fail("Protocol error: too big bulk count string");
+          }
+          return ParseStatus::kNeedMore;
+        }
+        if (buf[pos_] != '$') {
+          std::string text = "Protocol error: expected '$', got '";
+          text += buf[pos_];
+          text += '\'';
+          return Fail(text);
+        }
+        if (!ParseRedisInteger(buf.substr(pos_ + 1, cr - pos_ - 1), &len)) {
+          return Fail("Protocol error: invalid bulk length");
+        }
+      }
+      if (len < 0 || static_cast<uint64_t>(len) > limits_.max_bulk_len) {
         return Fail("Protocol error: invalid bulk length");
       }
       if (!authenticated_ && static_cast<uint64_t>(len) > limits_.unauthenticated_max_bulk_len) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -670,6 +671,55 @@ TEST_CASE("An empty buffer needs more", "[resp][parser]") {
   REQUIRE(parser.consumed() == 0);
   REQUIRE(parser.Parse("PING\r\n") == ParseStatus::kCommand);
   REQUIRE(parser.args() == std::vector<std::string_view>{"PING"});
+}
+
+// Headers of 1 to 18 plain digits take a one-pass fast path; longer, signed
+// or malformed ones the general one. Both must answer the same at every split.
+TEST_CASE("Header lengths on both sides of the fast path", "[resp][parser]") {
+  ParserLimits wide;
+  wide.max_bulk_len = std::numeric_limits<size_t>::max();
+  wide.max_multibulk_len = std::numeric_limits<size_t>::max();
+  struct Case {
+    std::string input;
+    ParseStatus last;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      // Bulk lengths: 18 digits (fast), 19 digits (general), both valid:
+      // the parser waits for the data.
+      {"*1\r\n$999999999999999999\r\n", ParseStatus::kNeedMore, ""},
+      {"*1\r\n$1000000000000000000\r\n", ParseStatus::kNeedMore, ""},
+      {"*1\r\n$9223372036854775807\r\n", ParseStatus::kNeedMore, ""},
+      {"*1\r\n$9223372036854775808\r\n", ParseStatus::kError, "Protocol error: invalid bulk length"},
+      {"*1\r\n$0000000000000000001\r\n", ParseStatus::kError, "Protocol error: invalid bulk length"},
+      {"*1\r\n$00\r\n", ParseStatus::kError, "Protocol error: invalid bulk length"},
+      {"*1\r\n$1x\r\n", ParseStatus::kError, "Protocol error: invalid bulk length"},
+      {"*1\r\n$-5\r\n", ParseStatus::kError, "Protocol error: invalid bulk length"},
+      // Counts: anything above INT_MAX is invalid, however many digits.
+      {"*2147483648\r\n", ParseStatus::kError, "Protocol error: invalid multibulk length"},
+      {"*999999999999999999\r\n", ParseStatus::kError, "Protocol error: invalid multibulk length"},
+      {"*1000000000000000000\r\n", ParseStatus::kError, "Protocol error: invalid multibulk length"},
+      {"*2147483647\r\n", ParseStatus::kNeedMore, ""},
+      {"*00\r\n", ParseStatus::kError, "Protocol error: invalid multibulk length"},
+      {"*1x\r\n", ParseStatus::kError, "Protocol error: invalid multibulk length"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.input);
+    for (const auto& chunks : AllSplits(c.input)) {
+      FeedResult r = Feed(chunks, wide);
+      REQUIRE(r.last == c.last);
+      REQUIRE(r.error == c.error);
+      REQUIRE(r.commands.empty());
+    }
+  }
+  // The values themselves: "$0", a one-digit and a two-digit length.
+  const std::string three = "*3\r\n$0\r\n\r\n$1\r\na\r\n$12\r\nhello world!\r\n";
+  for (const auto& chunks : AllSplits(three)) {
+    FeedResult r = Feed(chunks);
+    REQUIRE(r.last == ParseStatus::kNeedMore);  // after the command, the empty rest
+    REQUIRE(r.commands == std::vector<Args>{{"", "a", "hello world!"}});
+    REQUIRE(r.leftover.empty());
+  }
 }
 
 }  // namespace

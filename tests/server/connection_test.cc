@@ -42,6 +42,32 @@ TEST_CASE("large bulk in and out", "[net]") {
   CHECK(s.Read(expected.size()) == expected);
 }
 
+// Replies are written at once when the socket takes them (FlushNow); a
+// client that does not read fills the socket, and the rest is written as it
+// reads: partly now, partly later, nothing lost, nothing reordered.
+TEST_CASE("replies larger than the socket takes at once arrive whole and in order", "[net]") {
+  TestServer server;
+  Socket s(server.port());
+  std::string input, expected;
+  for (int i = 0; i < 160; ++i) {
+    std::string payload(100 * 1024, static_cast<char>('a' + i % 26));
+    payload += std::to_string(i);
+    input += Cmd({"ECHO", payload});
+    expected += Bulk(payload);
+    if (i % 16 == 0) {
+      input += Cmd({"PING"});
+      expected += "+PONG\r\n";
+    }
+  }
+  // The server stops reading while its replies wait: send from a thread.
+  std::thread sender([&] { s.Send(input); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the socket fill
+  std::string got = s.Read(expected.size());
+  sender.join();
+  CHECK(got.size() == expected.size());
+  CHECK(got == expected);
+}
+
 TEST_CASE("protocol error: reply, close that connection only", "[net]") {
   TestServer server;
   Socket good(server.port());

@@ -1,5 +1,7 @@
 // Copyright limiterd authors.
 // Dispatch: unknown commands, arity errors for every command, NOAUTH.
+#include <cctype>
+
 #include "server_test_util.h"
 
 using namespace st;  // NOLINT
@@ -79,4 +81,48 @@ TEST_CASE("unknown command: long arguments are cut as Redis cuts them", "[dispat
   CHECK((*c)({"nope", a, b, "c"}) ==
         Err("ERR unknown command 'nope', with args beginning with: '" + a + "' '" +
             std::string(25, 'b') + "' "));
+}
+
+TEST_CASE("command lookup: every name in any case, nothing else", "[dispatch]") {
+  const CommandTable& table = CommandTable::Get();
+  for (const CommandSpec& cmd : table.commands()) {
+    INFO(cmd.name);
+    std::string upper(cmd.name), mixed(cmd.name);
+    for (size_t i = 0; i < upper.size(); ++i) {
+      upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[i])));
+      if (i % 2 == 0) mixed[i] = upper[i];
+    }
+    CHECK(table.Find(cmd.name) == &cmd);
+    CHECK(table.Find(upper) == &cmd);
+    CHECK(table.Find(mixed) == &cmd);
+    // Near misses: a byte more, a byte less, one byte changed.
+    CHECK(table.Find(std::string(cmd.name) + "x") == nullptr);
+    CHECK(table.Find(cmd.name.substr(0, cmd.name.size() - 1)) != &cmd);
+    std::string changed(cmd.name);
+    changed.back() = changed.back() == 'q' ? 'z' : 'q';
+    CHECK(table.Find(changed) != &cmd);
+    // Each letter alone in upper case; with its high bit set (upper or
+    // lower case) it is another byte, not the letter.
+    for (size_t i = 0; i < cmd.name.size(); ++i) {
+      const char c = cmd.name[i];
+      if (c < 'a' || c > 'z') continue;
+      std::string one(cmd.name);
+      one[i] = static_cast<char>(c - 32);
+      CHECK(table.Find(one) == &cmd);
+      one[i] = static_cast<char>((c - 32) | 0x80);
+      CHECK(table.Find(one) == nullptr);
+      one[i] = static_cast<char>(c | 0x80);
+      CHECK(table.Find(one) == nullptr);
+    }
+    for (const CommandSpec& sub : cmd.subcommands) {
+      CHECK(table.FindFullName(upper + "|" + std::string(sub.name)) == &sub);
+    }
+  }
+  CHECK(table.Find("") == nullptr);
+  CHECK(table.Find("credits.consume ") == nullptr);
+  CHECK(table.Find(std::string(100, 'a')) == nullptr);
+  CHECK(table.Find(std::string("pin\0g", 5)) == nullptr);
+  // Bytes that ASCII case folding must leave alone.
+  CHECK(table.Find("P\xC9NG") == nullptr);
+  CHECK(table.Find("PING") == table.FindFullName("ping"));
 }
