@@ -68,6 +68,7 @@ void Connection::Start() {
   // FlushNow writes without waiting; the async operations are unaffected.
   boost::system::error_code ec;
   socket_.non_blocking(true, ec);
+  write_now_ = !ec;  // else a write_some could block the io thread
   std::weak_ptr<Connection> weak = weak_from_this();
   auto executor = socket_.get_executor();
   info_->close = [weak, executor](bool drain) {
@@ -197,7 +198,7 @@ asio::awaitable<bool> Connection::Flush() {
 }
 
 bool Connection::FlushNow() {
-  if (unsynced_lsn_ != 0) return false;  // Flush() waits for durability first
+  if (unsynced_lsn_ != 0 || !write_now_) return false;  // Flush() waits for durability first
   if (out_.empty()) return true;
   boost::system::error_code ec;
   written_ += socket_.write_some(asio::buffer(out_.data() + written_, out_.size() - written_), ec);

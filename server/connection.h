@@ -103,6 +103,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t unsynced_lsn_ = 0;  // the replies in out_ wait for this LSN (0: none)
   bool reading_ = false;   // a read is pending (Close may cancel it)
   bool closing_ = false;   // stop after the current batch
+  bool write_now_ = false; // the socket is non-blocking: FlushNow may write
 };
 
 }  // namespace limiterd::server
