@@ -49,6 +49,7 @@ constexpr DirectiveInfo kDirectives[] = {
     {"aof-load-truncated", T::kBool, "yes", false},
     {"hierarchy-separator", T::kString, "/", false},
     {"enable-debug-command", T::kBool, "no", false},
+    {"debug-clock", T::kInt, "0", false, 0, INT64_MAX},
     {"loglevel", T::kEnum, "notice", true, 0, 0, "debug, verbose, notice, warning"},
     {"logfile", T::kString, "", false},
     {"proto-max-bulk-len", T::kMemory, "1048576", true, 1024, INT64_MAX},

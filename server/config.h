@@ -80,6 +80,9 @@ class Config {
   int threads() const;  // resolved: 0 -> number of cores
   std::string separator() const { return GetValue("hierarchy-separator"); }
   bool debug_command_enabled() const { return GetValue("enable-debug-command") == "yes"; }
+  // The unix ms the clock starts stopped at (DEBUG CLOCK SET from the start);
+  // 0: the wall clock.
+  int64_t debug_clock_ms() const { return std::stoll(GetValue("debug-clock")); }
   bool appendonly() const { return GetValue("appendonly") == "yes"; }
   std::string logfile() const { return GetValue("logfile"); }
   LogLevel loglevel() const;

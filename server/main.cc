@@ -95,6 +95,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
+  if (config.debug_clock_ms() > 0 && !config.debug_command_enabled()) {
+    std::fputs("debug-clock needs enable-debug-command yes\n", stderr);
+    return 1;
+  }
   if (!Log::SetFile(config.logfile())) {
     std::fprintf(stderr, "Can't open the log file '%s': %s\n", config.logfile().c_str(),
                  std::strerror(errno));

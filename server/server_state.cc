@@ -97,7 +97,11 @@ ServerState::ServerState(const Config& cfg, size_t threads)
       start_unix_ms(SystemClock().NowMs()),
       start_steady(std::chrono::steady_clock::now()),
       run_id(RandomRunId()),
-      io_threads(threads) {}
+      io_threads(threads) {
+  if (config.debug_command_enabled() && config.debug_clock_ms() > 0) {
+    clock.Set(config.debug_clock_ms());
+  }
+}
 
 void ServerState::RequestShutdown() {
   shutdown_requested_.store(true, std::memory_order_release);

@@ -218,6 +218,14 @@ TEST_CASE("DEBUG CLOCK only with enable-debug-command", "[debug]") {
   CHECK((*d)({"DEBUG", "CLOCK", "REAL"}) == kOk);
   CHECK(!f.state.clock.stopped());
 
+  // debug-clock: stopped from the start, but only with DEBUG enabled (the
+  // daemon refuses it without; tests/blackbox/test_durability.py).
+  ServerState at(MakeConfig({{"enable-debug-command", "yes"}, {"debug-clock", "2000500"}}), 1);
+  CHECK(at.clock.stopped());
+  CHECK(at.clock.NowMs() == 2000500);
+  ServerState ignored(MakeConfig({{"debug-clock", "2000500"}}), 1);
+  CHECK(!ignored.clock.stopped());
+
   // A quota period rolls over when the clock passes its end.
   (void)(*d)({"DEBUG", "CLOCK", "SET", std::to_string(kNow)});
   REQUIRE((*d)({"LIMIT.SET", "q", "HARD", "1", "PERIOD", "1h"}) == kOk);
