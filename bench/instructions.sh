@@ -20,7 +20,10 @@
 # bench/lua/consume3.lua.
 #
 # Options: --requests N (per run, default 50000), --no-build, --out FILE,
-# --keep DIR (keep the callgrind files there, for callgrind_annotate).
+# --keep DIR (keep the callgrind files there, for callgrind_annotate),
+# --cache-sim (also simulate the caches: first-level and last-level data
+# misses per request, callgrind's model of a cache, not this CPU's; this
+# machine's perf has no hardware counters).
 # Environment: LIMITERD (binary; skips the build), REDIS_SERVER, BENCH_TMPDIR.
 # Servers listen only on 127.0.0.1, on free ports, and are always stopped.
 set -euo pipefail
@@ -35,12 +38,14 @@ requests=50000
 build=1
 out=""
 keep=""
+cache_sim=0
 while (($#)); do
   case "$1" in
     --requests) requests=$2; shift ;;
     --no-build) build=0 ;;
     --out) out=$2; shift ;;
     --keep) keep=$2; shift ;;
+    --cache-sim) cache_sim=1 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "instructions.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -94,11 +99,11 @@ warm_lines() {
 warm_lines limiterd | to_resp >"$WORK/warm.limiterd.resp"
 warm_lines redis | to_resp >"$WORK/warm.redis.resp"
 
-declare -A IR
+declare -A IR D1 DL
 
 # count ID NAME PORT PIPELINE DB ARGS...: instructions per request of ARGS.
 count() {
-  local id=$1 name=$2 port=$3 p=$4 db=$5 before dump total; shift 5
+  local id=$1 name=$2 port=$3 p=$4 db=$5 total d1 dl; shift 5
   callgrind_control -z "$SRV_PID" >/dev/null || die "$name: callgrind_control -z failed"
   timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$p" \
     -n "$requests" -r "$RANDR" --dbnum "$db" -q "$@" >"$WORK/bench.out" 2>&1 \
@@ -111,28 +116,36 @@ count() {
     sleep 0.1
   done
   sleep 0.5  # every thread's file
-  total=0
+  total=0 d1=0 dl=0
   for f in "$WORK/$name.cg."*".$dumps-"*; do
     [[ -e $f ]] || die "$id: callgrind wrote no dump"
-    local t
-    t=$(awk '/^(summary|totals):/ { print $2; exit }' "$f")
+    local t m1 ml
+    # events: Ir [Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw]; the summary in that order.
+    read -r t m1 ml < <(awk '
+      /^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
+      /^(summary|totals):/ {
+        print $(col["Ir"]), $(col["D1mr"]) + $(col["D1mw"]), $(col["DLmr"]) + $(col["DLmw"]); exit
+      }' "$f")
     [[ $t =~ ^[0-9]+$ ]] || die "$id: no total in $f"
     # limiterd's thread 1 runs main(): accepting and the 10 Hz timer (the
     # idle sweep, INFO samples), work per second, not per command, which
     # callgrind's 50x slowdown would inflate 50x. Only the threads that
     # serve connections count. Redis has one thread: all of it counts.
     if [[ $name == limiterd && $f == *-01 ]]; then mv "$f" "$WORK/dump/"; continue; fi
-    total=$((total + t))
+    total=$((total + t)) d1=$((d1 + m1)) dl=$((dl + ml))
     mv "$f" "$WORK/dump/"
   done
   ((dumps += 1))
   IR[$id]=$((total / requests))
+  D1[$id]=$(awk -v a="$d1" -v n="$requests" 'BEGIN { printf "%.1f", a / n }')
+  DL[$id]=$(awk -v a="$dl" -v n="$requests" 'BEGIN { printf "%.1f", a / n }')
   mkdir -p "$WORK/keep"
   for f in "$WORK/dump/"*; do mv "$f" "$WORK/keep/${id//[|:]/-}.${f##*-}.cg"; done
   log "$(printf '%-24s %8s instructions per request' "$id" "${IR[$id]}")"
 }
 
 SRV_WRAP=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$WORK/%q{CG_NAME}.cg.%p")
+((cache_sim)) && SRV_WRAP+=(--cache-sim=yes)
 
 export CG_NAME=limiterd
 dumps=1
@@ -164,21 +177,33 @@ done
 stop_pid "$SRV_PID"
 
 report() {
-  local p
+  local p pair l r
   echo "## Instructions per request, limiterd / redis-server ($(date -u +%Y-%m-%dT%H:%MZ))"
   echo
   echo "valgrind --tool=callgrind (user space only); redis-benchmark -c $CLIENTS -n $requests -r $RANDR; limiterd --threads 1;"
   echo "redis-server $("$REDIS_SERVER" --version | awk '{ print $3 }'). Ratios: limiterd / redis (below 1: limiterd runs fewer instructions)."
+  ((cache_sim)) && echo "Misses: callgrind's simulated D1 and last-level data misses per request (its cache model, not this CPU's)."
   echo
-  echo "| -P | limiterd | redis | limiterd instructions | redis instructions | **ratio** |"
-  echo "|---:|---|---|---:|---:|---:|"
+  if ((cache_sim)); then
+    echo "| -P | limiterd | redis | limiterd instructions | redis instructions | **ratio** | limiterd D1 / LL misses | redis D1 / LL misses |"
+    echo "|---:|---|---|---:|---:|---:|---:|---:|"
+  else
+    echo "| -P | limiterd | redis | limiterd instructions | redis instructions | **ratio** |"
+    echo "|---:|---|---|---:|---:|---:|"
+  fi
   for p in "${PIPELINES[@]}"; do
-    printf '| %s | PING | PING | %s | %s | **%s** |\n' "$p" "${IR[L:PING|$p]}" "${IR[R:PING|$p]}" \
-      "$(ratio "${IR[L:PING|$p]}" "${IR[R:PING|$p]}")"
-    printf '| %s | CREDITS.CONSUME | INCRBY | %s | %s | **%s** |\n' "$p" "${IR[L:CONSUME|$p]}" \
-      "${IR[R:INCRBY|$p]}" "$(ratio "${IR[L:CONSUME|$p]}" "${IR[R:INCRBY|$p]}")"
-    printf '| %s | CREDITS.CONSUME | EVALSHA consume3.lua | %s | %s | **%s** |\n' "$p" \
-      "${IR[L:CONSUME|$p]}" "${IR[R:EVALSHA|$p]}" "$(ratio "${IR[L:CONSUME|$p]}" "${IR[R:EVALSHA|$p]}")"
+    for pair in "PING PING" "CONSUME INCRBY" "CONSUME EVALSHA"; do
+      l="L:${pair% *}|$p"; r="R:${pair#* }|$p"
+      printf '| %s | %s | %s | %s | %s | **%s** |' "$p" "$(label "${pair% *}")" "$(label "${pair#* }")" \
+        "${IR[$l]}" "${IR[$r]}" "$(ratio "${IR[$l]}" "${IR[$r]}")"
+      ((cache_sim)) && printf ' %s / %s | %s / %s |' "${D1[$l]}" "${DL[$l]}" "${D1[$r]}" "${DL[$r]}"
+      echo
+    done
   done
+}
+label() {
+  case "$1" in
+    CONSUME) echo "CREDITS.CONSUME" ;; EVALSHA) echo "EVALSHA consume3.lua" ;; *) echo "$1" ;;
+  esac
 }
 if [[ -n $out ]]; then report | tee "$out"; else report; fi
