@@ -49,8 +49,8 @@ while (($#)); do
     --repeat) repeat=$2; shift ;;
     --no-build) build=0 ;;
     --out) out=$2; shift ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "compare.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    -h|--help) help_text; exit 0 ;;
+    *) bad_option "$1" ;;
   esac
   shift
 done
@@ -82,17 +82,7 @@ build_limiterd "$build"
 t_built=$(date +%s)
 
 # ---------------------------------------------------------------- servers
-WORK=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/limiterd-compare.XXXXXX")
-PIDS=()
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_workdir
 
 cli() { local port=$1; shift; timeout "$RUN_TIMEOUT" redis-cli -h 127.0.0.1 -p "$port" "$@"; }
 

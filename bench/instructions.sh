@@ -46,8 +46,8 @@ while (($#)); do
     --out) out=$2; shift ;;
     --keep) keep=$2; shift ;;
     --cache-sim) cache_sim=1 ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "instructions.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    -h|--help) help_text; exit 0 ;;
+    *) bad_option "$1" ;;
   esac
   shift
 done
@@ -63,17 +63,10 @@ require redis-cli redis-benchmark python3 awk valgrind callgrind_control
 [[ -x $REDIS_SERVER ]] || die "no redis-server at $REDIS_SERVER"
 build_limiterd "$build"
 
-WORK=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/limiterd-instructions.XXXXXX")
-PIDS=()
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+make_workdir
+on_exit() {  # --keep: the callgrind files, before WORK goes
   if [[ -n $keep ]]; then mkdir -p "$keep" && cp "$WORK"/keep/* "$keep"/ 2>/dev/null || true; fi
-  rm -rf "$WORK"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 setup_lines limiterd | to_resp >"$WORK/setup.limiterd.resp"
 setup_lines redis | to_resp >"$WORK/setup.redis.resp"

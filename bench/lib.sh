@@ -1,10 +1,33 @@
 # bench/lib.sh: what the benchmark scripts share (sourced, not run).
-# The sourcing script sets BENCH_NAME (the prefix of its log lines) and
-# RUN_TIMEOUT (seconds any one load may take), and defines PIDS=() before
-# starting servers; its EXIT trap calls stop_pid on each.
+# The sourcing script sets BENCH_NAME (the prefix of its log lines and of
+# its work dir) and RUN_TIMEOUT (seconds any one load may take), and calls
+# make_workdir before starting servers.
 
 log() { printf '[%s %s] %s\n' "$BENCH_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[%s] FAILED: %s\n' "$BENCH_NAME" "$*" >&2; exit 1; }
+
+# help_text: the script's leading comment block, for --help.
+help_text() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+# bad_option OPTION: the usage error every script gives.
+bad_option() { echo "$BENCH_NAME.sh: unknown option '$1' (see --help)" >&2; exit 2; }
+
+# make_workdir: sets WORK, a fresh dir under BENCH_TMPDIR, TMPDIR or /tmp,
+# and PIDS=(); on any exit every server in PIDS is stopped, on_exit runs if
+# the script defined it (before WORK goes), and WORK is removed.
+make_workdir() {
+  WORK=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/limiterd-$BENCH_NAME.XXXXXX")
+  PIDS=()
+  trap cleanup_workdir EXIT
+  trap 'exit 130' INT TERM
+}
+cleanup_workdir() {
+  local rc=$? pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  wait 2>/dev/null || true
+  if declare -F on_exit >/dev/null; then on_exit || true; fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
 
 # require TOOL...: fails unless every tool is on PATH.
 require() {

@@ -33,8 +33,8 @@ while (($#)); do
     --limits) counts=$2; shift ;;
     --no-build) build=0 ;;
     --out) out=$2; shift ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "snapshot.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    -h|--help) help_text; exit 0 ;;
+    *) bad_option "$1" ;;
   esac
   shift
 done
@@ -46,14 +46,7 @@ done
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 RUN_TIMEOUT=1800
 
-WORK=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/limiterd-snapshot.XXXXXX")
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+make_workdir
 
 require redis-cli python3 awk
 build_limiterd "$build"
