@@ -46,6 +46,17 @@ bool WaitForField(Client& c, const std::string& field, const std::string& value)
 
 int64_t ToInt(const std::string& s) { return std::stoll(s); }
 
+// Takes the data directory away and runs a BGSAVE, which fails to create
+// its file; returns where the directory went (rename it back to recover).
+fs::path FailBgsave(DurableFixture& f, Client& c) {
+  fs::path away = f.dir() + "-away";
+  fs::rename(f.dir(), away);
+  CHECK(c({"BGSAVE"}) == "+Background saving started\r\n");
+  CHECK(WaitForField(c, "rdb_bgsave_in_progress", "0"));
+  CHECK(InfoFields(c, "persistence")["rdb_last_bgsave_status"] == "err");
+  return away;
+}
+
 // A reply's lines, sorted: equal for the same keys in another order (SCAN).
 std::vector<std::string> SortedLines(const std::string& reply) {
   std::vector<std::string> lines;
@@ -157,12 +168,7 @@ TEST_CASE("MISCONF: writers refused while snapshots fail, readers served", "[per
   CHECK((*other)({"CREDITS.CONSUME", "k", "1"}) == "+QUEUED\r\n");
 
   // The directory disappears: BGSAVE cannot create its file.
-  fs::path dir = f.dir();
-  fs::path away = dir.string() + "-away";
-  fs::rename(dir, away);
-  CHECK((*c)({"BGSAVE"}) == "+Background saving started\r\n");
-  CHECK(WaitForField(*c, "rdb_bgsave_in_progress", "0"));
-  CHECK(InfoFields(*c, "persistence")["rdb_last_bgsave_status"] == "err");
+  fs::path away = FailBgsave(f, *c);
 
   std::string misconf = (*c)({"CREDITS.CONSUME", "k", "1"});
   CHECK(misconf.rfind("-MISCONF ", 0) == 0);
@@ -180,7 +186,7 @@ TEST_CASE("MISCONF: writers refused while snapshots fail, readers served", "[per
   CHECK((*c)({"EXEC"}) == Err("EXECABORT Transaction discarded because of previous errors."));
 
   // The directory is back: a successful SAVE clears the error.
-  fs::rename(away, dir);
+  fs::rename(away, f.dir());
   CHECK((*c)({"SAVE"}) == kOk);
   CHECK(InfoFields(*c, "persistence")["rdb_last_bgsave_status"] == "ok");
   CHECK((*c)({"CREDITS.CONSUME", "k", "1"}).rfind(Arr(6) + Int(1), 0) == 0);
@@ -189,14 +195,9 @@ TEST_CASE("MISCONF: writers refused while snapshots fail, readers served", "[per
 TEST_CASE("MISCONF off with stop-writes-on-bgsave-error no", "[persistence]") {
   DurableFixture f(Overrides{{"save", "3600 1"}, {"stop-writes-on-bgsave-error", "no"}});
   auto c = f.NewClient();
-  fs::path dir = f.dir();
-  fs::path away = dir.string() + "-away";
-  fs::rename(dir, away);
-  CHECK((*c)({"BGSAVE"}) == "+Background saving started\r\n");
-  CHECK(WaitForField(*c, "rdb_bgsave_in_progress", "0"));
-  CHECK(InfoFields(*c, "persistence")["rdb_last_bgsave_status"] == "err");
+  fs::path away = FailBgsave(f, *c);
   CHECK((*c)({"LIMIT.SET", "k", "HARD", "10"}) == kOk);
-  fs::rename(away, dir);
+  fs::rename(away, f.dir());
 }
 
 TEST_CASE("MULTI/EXEC reaches the AOF as one record", "[persistence]") {
