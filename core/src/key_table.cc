@@ -24,6 +24,16 @@ void StoredKey::Assign(std::string_view key) {
   bytes_[kInline - 1] = static_cast<char>(kHeapTag);
 }
 
+void* StoredKey::GrowHeapBlock(size_t tail) {
+  std::string_view key = view();
+  size_t offset = TailOffset(key.size());
+  char* block = static_cast<char*>(::operator new(offset + tail));
+  std::memcpy(block, HeapBlock(), sizeof(size_t) + key.size());
+  ::operator delete(HeapBlock());
+  std::memcpy(bytes_, &block, sizeof block);
+  return block + offset;
+}
+
 void StoredKey::Release() {
   if (tag() == kHeapTag) ::operator delete(HeapBlock());
   Clear();
@@ -69,10 +79,10 @@ uint32_t KeyTable::Allocate(std::string_view key) {
 
 void KeyTable::Free(uint32_t id) {
   Entry& e = At(id);
+  e.DropCounter();  // before the key: it may live in the key's block
   e.key.MarkVacant();
   if (e.own != nullptr) Unref(e.own);
   e.own = nullptr;
-  e.counter.reset();
   free_.push_back(id);
 }
 
@@ -91,9 +101,41 @@ void KeyTable::Unref(const Spec* spec) {
   if (--it->second.second == 0) specs_.erase(it);
 }
 
-Counter& KeyTable::CounterOf(Entry& entry) {
-  if (entry.counter == nullptr) entry.counter = std::make_unique<Counter>();
-  return *entry.counter;
+uint32_t KeyTable::PrefetchEntry(size_t hash) const {
+  FirstCandidate probe{hash};
+  (void)index_.find(probe, hash);  // finds nothing: IdEq notes the candidate
+  if (probe.id != kNoId) __builtin_prefetch(&At(probe.id));
+  return probe.id;
 }
+
+void KeyTable::PrefetchKey(uint32_t id) const {
+  // The id came from an earlier step under an earlier lock: the entry may
+  // have gone since, but an id below next_unused_ is always an entry.
+  if (id >= next_unused_) return;
+  const StoredKey& key = At(id).key;
+  if (key.inline_key() || key.vacant()) return;
+  const char* block = static_cast<const char*>(key.HeapBlock());
+  __builtin_prefetch(block);
+  __builtin_prefetch(block + 64);  // an 80-byte key's block is 128 bytes
+}
+
+Counter& Entry::MakeCounter() {
+  if (counter == nullptr) {
+    counter = key.inline_key() ? new Counter() : new (key.GrowHeapBlock(sizeof(Counter))) Counter();
+  }
+  return *counter;
+}
+
+void Entry::DropCounter() {
+  if (counter == nullptr) return;
+  if (key.inline_key()) {
+    delete counter;
+  } else {
+    counter->~Counter();  // its bytes go with the key's block
+  }
+  counter = nullptr;
+}
+
+Counter& KeyTable::CounterOf(Entry& entry) { return entry.MakeCounter(); }
 
 }  // namespace limiterd::internal

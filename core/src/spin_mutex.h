@@ -32,6 +32,11 @@ class SpinMutex {
     }
   }
 
+  bool try_lock() {
+    uint32_t expected = 0;
+    return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+  }
+
   void unlock() {
     // release: the critical section's writes are visible to the next owner.
     if (state_.exchange(0, std::memory_order_release) == 2) state_.notify_one();

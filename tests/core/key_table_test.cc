@@ -4,6 +4,7 @@
 // table reference per Spec its entries point to, and counters that exist
 // only once a key is charged. Then the same through the Engine: keys around
 // the inline size behave as any other key, through a snapshot too.
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
@@ -135,6 +136,44 @@ TEST_CASE("key table: a counter exists once charged and goes with its key", "[ke
   REQUIRE(e.StateAt(2) == nullptr);  // another epoch reads as fresh
   REQUIRE(table.Erase("user:1"));
   REQUIRE(table.FindOrInsert("user:1").counter == nullptr);
+}
+
+TEST_CASE("key table: a heap key's counter lives in the key's block", "[keytable]") {
+  // Keys of every length around the inline size and the 8-byte tail
+  // alignment: the key reads the same after its counter is made, the
+  // counter sits right after the key (one block to fetch), and erasing,
+  // reusing and clearing free both (ASan checks the frees).
+  KeyTable table;
+  std::vector<std::string> keys;
+  for (size_t len = 14; len <= 90; ++len) keys.push_back(std::string(len, 'k') + std::to_string(len));
+  for (const std::string& key : keys) {
+    Entry& e = table.FindOrInsert(key);
+    Counter& c = table.CounterOf(e);
+    c.epoch = key.size();
+    REQUIRE(e.name() == key);
+    if (e.key.inline_key()) {
+      CHECK(key.size() <= StoredKey::kInline);
+    } else {
+      CHECK(static_cast<void*>(&c) == e.key.HeapTail());
+      CHECK(reinterpret_cast<uintptr_t>(&c) % alignof(Counter) == 0);
+    }
+  }
+  for (const std::string& key : keys) {
+    Entry* e = table.Find(key);  // the index still finds every key by its bytes
+    REQUIRE(e != nullptr);
+    REQUIRE(e->counter != nullptr);
+    CHECK(e->counter->epoch == key.size());
+  }
+  for (size_t i = 0; i < keys.size(); i += 2) REQUIRE(table.Erase(keys[i]));
+  for (size_t i = 0; i < keys.size(); i += 2) {
+    Entry& reused = table.FindOrInsert(keys[i] + "x");
+    CHECK(reused.counter == nullptr);
+    table.CounterOf(reused).epoch = 7;
+    CHECK(table.Find(keys[i] + "x")->StateAt(7) != nullptr);
+  }
+  for (size_t i = 1; i < keys.size(); i += 2) CHECK(table.Find(keys[i])->counter->epoch == keys[i].size());
+  table.Clear();
+  CHECK(table.size() == 0u);
 }
 
 TEST_CASE("key table: a sweep erases what it is told and stops when told", "[keytable]") {

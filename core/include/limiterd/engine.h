@@ -75,6 +75,13 @@ class Engine {
   Result<ConsumeReply> Consume(std::string_view key, int64_t amount,
                                ConsumeOptions options = {});
 
+  // A hint for a batch of calls about to come (a client's pipeline): brings
+  // the entries of `keys` toward the CPU cache, in steps spaced over the
+  // whole batch so that their memory latencies overlap instead of adding up
+  // one call at a time. Changes nothing, never blocks (a shard another
+  // thread holds is skipped), and is not worth calling for one key.
+  void Prefetch(std::span<const std::string_view> keys) const;
+
   // CREDITS.REFUND: lowers the current usage of `key` and its limited
   // ancestors by `amount` (>= 0), each clamped at 0. Returns the key's
   // consumed after the refund.
