@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline_prefetch.h"
 #include "resp/reply_writer.h"
 #include "resp/request_parser.h"
 #include "server_state.h"
@@ -91,6 +92,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<ClientInfo> info_;
   Session session_;
   resp::RequestParser parser_;
+  PipelinePrefetch prefetch_;
   std::string out_;
   size_t written_ = 0;  // bytes at the front of out_ already sent (FlushNow)
   resp::ReplyWriter writer_;

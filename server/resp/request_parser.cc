@@ -229,6 +229,29 @@ size_t RequestParser::FindHeaderEnd(std::string_view buf) {
   return cr;
 }
 
+bool PeekCommand(std::string_view buf, PeekedCommand* out) {
+  int64_t count = 0;
+  if (buf.empty() || buf[0] != '*') return false;
+  size_t cr = ParsePlainHeader(buf, 1, &count);
+  if (cr == kNotFound || count < 1 || static_cast<uint64_t>(count) > kMaxPeekArgs) return false;
+  size_t pos = cr + 2;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t len = 0;
+    if (pos >= buf.size() || buf[pos] != '$') return false;
+    cr = ParsePlainHeader(buf, pos + 1, &len);
+    if (cr == kNotFound) return false;
+    pos = cr + 2;
+    if (buf.size() - pos < static_cast<uint64_t>(len) + 2) return false;  // not all here yet
+    std::string_view arg = buf.substr(pos, static_cast<size_t>(len));
+    if (i == 0) out->name = arg;
+    if (i == 1) out->first_arg = arg;
+    pos += static_cast<size_t>(len) + 2;
+  }
+  if (count == 1) out->first_arg = {};
+  out->size = pos;
+  return true;
+}
+
 ParseStatus RequestParser::ParseCount(std::string_view buf) {
   int64_t count = 0;
   // Only a line not searched yet: a resumed one goes on from scan_.

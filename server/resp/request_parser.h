@@ -50,6 +50,21 @@ struct ParserLimits {
 
 enum class ParseStatus { kNeedMore, kCommand, kError };
 
+// A complete plain multibulk command at the front of a buffer, read
+// without a parser's state: for looking ahead at the commands a pipeline
+// holds (RequestParser still parses each one for real when its turn comes).
+struct PeekedCommand {
+  size_t size = 0;             // bytes the command spans
+  std::string_view name;       // its first argument
+  std::string_view first_arg;  // its second; empty if it has none
+};
+// False unless the front of `buf` is a whole "*<n>\r\n$<len>\r\n<bytes>\r\n..."
+// with plain headers and 1 to kMaxPeekArgs arguments. Anything else (an
+// inline command, a partial one, any form the parser treats specially)
+// is simply not peeked.
+inline constexpr size_t kMaxPeekArgs = 64;
+bool PeekCommand(std::string_view buf, PeekedCommand* out);
+
 class RequestParser {
  public:
   explicit RequestParser(ParserLimits limits = {}) : limits_(limits) {}

@@ -722,5 +722,67 @@ TEST_CASE("Header lengths on both sides of the fast path", "[resp][parser]") {
   }
 }
 
+
+// PeekCommand looks ahead without a parser: what it reports must be what
+// RequestParser would parse from the same bytes, and anything it does not
+// fully understand it must decline (false), never misread.
+TEST_CASE("PeekCommand: the name, the first argument and the size of a whole command",
+          "[resp][peek]") {
+  const std::string two = "*3\r\n$15\r\nCREDITS.CONSUME\r\n$5\r\norg:a\r\n$1\r\n1\r\n";
+  const std::string next = "*1\r\n$4\r\nPING\r\n";
+  const std::string buf = two + next;
+  PeekedCommand c;
+  REQUIRE(PeekCommand(buf, &c));
+  CHECK(c.size == two.size());
+  CHECK(c.name == "CREDITS.CONSUME");
+  CHECK(c.first_arg == "org:a");
+  RequestParser parser;  // the parser agrees on where the command ends
+  REQUIRE(parser.Parse(buf) == ParseStatus::kCommand);
+  CHECK(parser.consumed() == c.size);
+  CHECK(parser.args()[1] == c.first_arg);
+
+  REQUIRE(PeekCommand(std::string_view(buf).substr(c.size), &c));
+  CHECK(c.size == next.size());
+  CHECK(c.name == "PING");
+  CHECK(c.first_arg.empty());  // no second argument
+
+  const std::string binary = "*2\r\n$3\r\nGET\r\n$3\r\na\r\n\r\n";  // CRLF inside a bulk
+  REQUIRE(PeekCommand(binary, &c));
+  CHECK(c.first_arg == "a\r\n");
+  CHECK(c.size == binary.size());
+  const std::string empty_arg = "*2\r\n$3\r\nGET\r\n$0\r\n\r\n";
+  REQUIRE(PeekCommand(empty_arg, &c));
+  CHECK(c.first_arg.empty());
+  CHECK(c.size == empty_arg.size());
+}
+
+TEST_CASE("PeekCommand declines what is partial or not plain", "[resp][peek]") {
+  const std::string whole = "*3\r\n$15\r\nCREDITS.CONSUME\r\n$5\r\norg:a\r\n$1\r\n1\r\n";
+  PeekedCommand c;
+  // Every strict prefix is partial: the parser would wait for more.
+  for (size_t n = 0; n < whole.size(); ++n) {
+    INFO("prefix of " << n << " bytes");
+    CHECK(!PeekCommand(std::string_view(whole).substr(0, n), &c));
+  }
+  CHECK(PeekCommand(whole, &c));
+  for (const std::string& bad : {
+           "PING\r\n"s,                               // inline
+           "*0\r\n"s, "*-1\r\n"s,                     // skipped by the parser
+           "*01\r\n$4\r\nPING\r\n"s,                  // not a plain header
+           "*1\r\n$04\r\nPING\r\n"s,
+           "*1\r\n+PING\r\n"s,                        // not a bulk
+           "*1\r\n$-1\r\n"s,
+           "*65\r\n"s + std::string(65 * 7, 'x'),     // more than kMaxPeekArgs
+           "*1\r\n$99999999999999999999\r\n"s,        // a length past 18 digits
+       }) {
+    INFO(bad);
+    CHECK(!PeekCommand(bad, &c));
+  }
+  std::string many = "*64\r\n";
+  for (int i = 0; i < 64; ++i) many += "$1\r\nk\r\n";
+  CHECK(PeekCommand(many, &c));  // exactly kMaxPeekArgs
+  CHECK(c.size == many.size());
+}
+
 }  // namespace
 }  // namespace limiterd::resp

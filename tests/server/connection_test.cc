@@ -21,6 +21,64 @@ TEST_CASE("pipelining: many commands in one write, all replies", "[net]") {
   CHECK(s.Read(expected.size()) == expected);
 }
 
+TEST_CASE("a pipeline of engine commands answers as the same commands one at a time", "[net]") {
+  // A pipeline's engine commands are looked ahead at and their keys
+  // prefetched (PipelinePrefetch) before earlier commands of the same
+  // pipeline define, charge, delete or flush them. Mixed in: keyless,
+  // inline, MULTI and unknown commands, and a last command split across two
+  // writes. The replies must be byte for byte those of the commands sent one
+  // at a time to another server.
+  std::vector<std::string> cmds;  // steps of one command (or one transaction)
+  auto user = [](int u) { return "org:000000000007/project:000000000001/user:" + std::to_string(1000000 + u); };
+  cmds.push_back(Cmd({"LIMIT.SET", "org:000000000007", "HARD", "100"}));
+  cmds.push_back(Cmd({"LIMIT.SET", "org:000000000007/project:000000000001/*", "HARD", "5"}));
+  for (int round = 0; round < 3; ++round) {
+    for (int u = 0; u < 40; ++u) cmds.push_back(Cmd({"CREDITS.CONSUME", user(u % 7), "1"}));
+    cmds.push_back(Cmd({"LIMIT.DEL", user(3)}));
+    cmds.push_back(Cmd({"CREDITS.CONSUME", user(3), "2"}));
+    cmds.push_back("PING\r\n");  // inline
+    cmds.push_back(Cmd({"USAGE.GET", user(1)}));
+    // One step: the stepwise marker must not be queued.
+    cmds.push_back(Cmd({"MULTI"}) + Cmd({"CREDITS.CONSUME", user(2), "1"}) +
+                   Cmd({"LIMIT.SET", user(2), "HARD", "50"}) +
+                   Cmd({"CREDITS.CONSUME", user(2), "1"}) + Cmd({"EXEC"}));
+    cmds.push_back(Cmd({"NOSUCHCOMMAND", user(4)}));
+    cmds.push_back(Cmd({"CREDITS.CONSUME", "short", "1"}));  // NOLIMIT, an inline key
+    cmds.push_back(Cmd({"USAGE.GET", "org:000000000007"}));
+    cmds.push_back(Cmd({"DBSIZE"}));  // a prefetch that made an entry would show here
+    if (round == 1) cmds.push_back(Cmd({"FLUSHALL"}));
+    if (round == 1) cmds.push_back(Cmd({"LIMIT.SET", "org:000000000007/project:000000000001/*", "HARD", "9"}));
+  }
+
+  // The clock stopped, so that both servers report the same instants.
+  const std::vector<std::pair<std::string, std::string>> frozen = {
+      {"enable-debug-command", "yes"}, {"debug-clock", "1700000000000"}};
+  TestServer stepwise_server(frozen), pipelined_server(frozen);
+  Socket stepwise(stepwise_server.port());
+  std::string expected;
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    // A marker after each step says where its replies end.
+    std::string marker = Bulk("end-" + std::to_string(i));
+    stepwise.Send(cmds[i] + Cmd({"ECHO", "end-" + std::to_string(i)}));
+    std::string got;
+    while (got.size() < marker.size() || got.compare(got.size() - marker.size(), marker.size(), marker) != 0) {
+      std::string byte = stepwise.Read(1);
+      REQUIRE(!byte.empty());
+      got += byte;
+    }
+    expected += got.substr(0, got.size() - marker.size());
+  }
+
+  Socket pipelined(pipelined_server.port());
+  std::string all;
+  for (const std::string& c : cmds) all += c;
+  const size_t split = all.size() - 5;  // the last command arrives in two writes
+  pipelined.Send(std::string_view(all).substr(0, split));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  pipelined.Send(std::string_view(all).substr(split));
+  CHECK(pipelined.Read(expected.size()) == expected);
+}
+
 TEST_CASE("a command split at every byte", "[net]") {
   TestServer server;
   Socket s(server.port());
