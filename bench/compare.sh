@@ -21,7 +21,8 @@
 # Environment: LIMITERD (a limiterd binary: skips the build), REDIS_SERVER
 # (default /usr/bin/redis-server), BENCH_TMPDIR (where the servers' --dir go;
 # default $TMPDIR or /tmp: it must be a real disk for appendfsync always to mean
-# anything), BENCH_THREADS (limiterd's threads in the first table; default nproc).
+# anything), BENCH_THREADS (limiterd's --threads in the first tables; default 0,
+# the daemon's own default, which the table headers print resolved).
 #
 # Exits non-zero if a server fails to start, a setup load or a command answers
 # an error, or a redis-benchmark run fails or times out. It asserts nothing about
@@ -65,7 +66,7 @@ done
 
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 NPROC=$(nproc)
-THREADS=${BENCH_THREADS:-$NPROC}
+THREADS=${BENCH_THREADS:-0}
 CLIENTS=50
 PIPELINES=(1 16 64)
 # Every redis-benchmark run and every load is bounded in time.

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -563,10 +564,21 @@ std::vector<std::string> Config::bind() const {
 
 int Config::port() const { return std::stoi(GetValue("port")); }
 
+unsigned UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+    return static_cast<unsigned>(CPU_COUNT(&set));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+int DefaultThreads(unsigned cores) { return cores > 1 ? static_cast<int>(cores) - 1 : 1; }
+
 int Config::threads() const {
   int n = std::stoi(GetValue("threads"));
   if (n > 0) return n;
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return DefaultThreads(UsableCores());
 }
 
 LogLevel Config::loglevel() const {

@@ -1,11 +1,16 @@
 // Copyright limiterd authors.
 // Configuration: the file and command-line forms redis-server takes, errors,
 // CONFIG REWRITE, and conf/limiterd.conf naming every directive.
+#include <sched.h>
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "config.h"
 
@@ -63,7 +68,36 @@ TEST_CASE("defaults", "[config]") {
   CHECK(c.proto_max_bulk_len() == 1024 * 1024);
   CHECK(!c.debug_command_enabled());
   CHECK(!c.password_required());
-  CHECK(c.threads() >= 1);
+  CHECK(c.threads() == DefaultThreads(UsableCores()));
+}
+
+TEST_CASE("threads 0: a core is left spare, and the affinity mask counts", "[config]") {
+  CHECK(DefaultThreads(0) == 1);
+  CHECK(DefaultThreads(1) == 1);
+  CHECK(DefaultThreads(2) == 1);
+  CHECK(DefaultThreads(4) == 3);
+  CHECK(DefaultThreads(64) == 63);
+  // A thread limited to one CPU (taskset, a cpuset) sees one usable core.
+  // (Catch2 asserts on the main thread only.)
+  unsigned seen = 0;
+  bool pinned = false;
+  std::thread([&] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return;
+    int first = 0;
+    while (!CPU_ISSET(first, &set)) ++first;
+    CPU_ZERO(&set);
+    CPU_SET(first, &set);
+    pinned = sched_setaffinity(0, sizeof set, &set) == 0;
+    seen = UsableCores();
+  }).join();
+  REQUIRE(pinned);
+  CHECK(seen == 1u);
+  Config c;
+  std::vector<std::string> args{"--threads", "5"};
+  REQUIRE(c.LoadFromArgs(args).empty());
+  CHECK(c.threads() == 5);  // an explicit count is taken as is
 }
 
 TEST_CASE("config file then --directive options", "[config]") {
