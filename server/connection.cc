@@ -221,7 +221,6 @@ bool Connection::ProcessInput() {
   const uint64_t lsn_mark = ThreadLsn();
   while (!session_.close_after_reply && !closing_ && in_begin_ < in_end_) {
     std::string_view buf(in_.get() + in_begin_, in_end_ - in_begin_);
-    if (session_.authenticated) prefetch_.BeforeCommand(buf, server_.engine);
     resp::ParseStatus status = parser_.Parse(buf);
     if (status == resp::ParseStatus::kNeedMore) break;
     if (status == resp::ParseStatus::kError) {
@@ -231,6 +230,7 @@ bool Connection::ProcessInput() {
       session_.close_after_reply = true;
       break;
     }
+    if (session_.authenticated) prefetch_.AfterParse(buf.substr(parser_.consumed()), server_.engine);
     if (!parser_.args().empty()) {
       size_t mark = out_.size();
       try {
@@ -243,7 +243,6 @@ bool Connection::ProcessInput() {
       parser_.set_authenticated(session_.authenticated);
     }
     in_begin_ += parser_.consumed();
-    prefetch_.AfterCommand();
     if (out_.size() >= kFlushBytes) {
       NoteChanges(lsn_mark);
       return true;
