@@ -230,7 +230,9 @@ bool Connection::ProcessInput() {
       session_.close_after_reply = true;
       break;
     }
-    if (session_.authenticated) prefetch_.AfterParse(buf.substr(parser_.consumed()), server_.engine);
+    if (session_.authenticated) {
+      prefetch_.AfterParse(parser_.consumed(), buf.substr(parser_.consumed()), server_.engine);
+    }
     if (!parser_.args().empty()) {
       size_t mark = out_.size();
       try {

@@ -8,7 +8,7 @@
 
 namespace limiterd::server {
 
-void PipelinePrefetch::PeekWindow(std::string_view input, const Engine& engine) {
+void PipelinePrefetch::PeekMore(std::string_view input, const Engine& engine) {
   std::array<std::string_view, kWindow> keys;
   size_t key_count = 0;
   const CommandTable& table = CommandTable::Get();
@@ -16,10 +16,10 @@ void PipelinePrefetch::PeekWindow(std::string_view input, const Engine& engine) 
   std::string_view last_name;
   bool last_has_key = false;
   resp::PeekedCommand peeked;
-  size_t count = 0;
-  while (count < kWindow && resp::PeekCommand(input, &peeked)) {
+  while (window_ < kWindow && resp::PeekCommand(input, &peeked)) {
     input.remove_prefix(peeked.size);
-    ++count;
+    peeked_bytes_ += peeked.size;
+    ++window_;
     if (peeked.name != last_name) {
       const CommandSpec* command = table.Find(peeked.name);
       // The engine's commands (LIMIT.*, CREDITS.*, USAGE.*) name their key
@@ -30,9 +30,8 @@ void PipelinePrefetch::PeekWindow(std::string_view input, const Engine& engine) 
     }
     if (last_has_key && !peeked.first_arg.empty()) keys[key_count++] = peeked.first_arg;
   }
-  // Not peekable (an inline command, a partial one): peek again after the
-  // next command.
-  window_ = count;
+  // What cannot be peeked (an inline command, a partial one) is tried again
+  // after the next command.
   if (key_count >= 2) engine.Prefetch(std::span<const std::string_view>(keys.data(), key_count));
 }
 
