@@ -119,13 +119,6 @@ void KeyTable::PrefetchKey(uint32_t id) const {
   __builtin_prefetch(block + 64);  // an 80-byte key's block is 128 bytes
 }
 
-Counter& Entry::MakeCounter() {
-  if (counter == nullptr) {
-    counter = key.inline_key() ? new Counter() : new (key.GrowHeapBlock(sizeof(Counter))) Counter();
-  }
-  return *counter;
-}
-
 void Entry::DropCounter() {
   if (counter == nullptr) return;
   if (key.inline_key()) {
@@ -136,6 +129,13 @@ void Entry::DropCounter() {
   counter = nullptr;
 }
 
-Counter& KeyTable::CounterOf(Entry& entry) { return entry.MakeCounter(); }
+Counter& KeyTable::CounterOf(Entry& entry) {
+  if (entry.counter == nullptr) {
+    entry.counter = entry.key.inline_key()
+                        ? new Counter()
+                        : new (entry.key.GrowHeapBlock(sizeof(Counter))) Counter();
+  }
+  return *entry.counter;
+}
 
 }  // namespace limiterd::internal

@@ -113,9 +113,7 @@ struct Entry {
   // (key.HeapTail()) for a heap key, else a block of its own.
   Counter* counter = nullptr;
 
-  // Makes a fresh counter if there is none (the key must be assigned).
-  Counter& MakeCounter();
-  void DropCounter();
+  void DropCounter();  // KeyTable::CounterOf makes it
 
   std::string_view name() const { return key.view(); }
   // The counter's state if it was charged under `epoch`, else null (fresh).
