@@ -60,9 +60,7 @@ if ((quick)); then
 else
   : "${limits:=1000000}" "${requests:=200000}"
 fi
-for v in "$limits" "$requests" "$repeat"; do
-  [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: '$v' is not a positive integer" >&2; exit 2; }
-done
+require_positive "$limits" "$requests" "$repeat"
 
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 NPROC=$(nproc)

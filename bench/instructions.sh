@@ -51,7 +51,7 @@ while (($#)); do
   esac
   shift
 done
-[[ $requests =~ ^[1-9][0-9]*$ ]] || { echo "instructions.sh: '$requests' is not a positive integer" >&2; exit 2; }
+require_positive "$requests"
 
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 RUN_TIMEOUT=900

@@ -10,6 +10,13 @@ die() { printf '[%s] FAILED: %s\n' "$BENCH_NAME" "$*" >&2; exit 1; }
 help_text() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 # bad_option OPTION: the usage error every script gives.
 bad_option() { echo "$BENCH_NAME.sh: unknown option '$1' (see --help)" >&2; exit 2; }
+# require_positive VALUE...: the usage error unless every VALUE is a positive integer.
+require_positive() {
+  local v
+  for v in "$@"; do
+    [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "$BENCH_NAME.sh: '$v' is not a positive integer" >&2; exit 2; }
+  done
+}
 
 # make_workdir: sets WORK, a fresh dir under BENCH_TMPDIR, TMPDIR or /tmp,
 # and PIDS=(); on any exit every server in PIDS is stopped, on_exit runs if

@@ -39,9 +39,7 @@ while (($#)); do
   shift
 done
 IFS=, read -r -a COUNTS <<<"$counts"
-for n in "${COUNTS[@]}"; do
-  [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "snapshot.sh: '$n' is not a positive integer" >&2; exit 2; }
-done
+require_positive "${COUNTS[@]}"
 
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 RUN_TIMEOUT=1800
