@@ -13,7 +13,9 @@
 namespace limiterd::server {
 namespace {
 
-void ReplyOptional(resp::ReplyWriter& out, const std::optional<int64_t>& v) {
+// Out: resp::ReplyWriter or resp::ReplyWriter::Parts.
+template <typename Out>
+void ReplyOptional(Out& out, const std::optional<int64_t>& v) {
   if (v) {
     out.Integer(*v);
   } else {
@@ -277,7 +279,8 @@ void CreditsConsume(CommandContext& ctx) {
   // r->level points into args[1], which outlives this reply.
   Result<ConsumeReply> r = ctx.server.engine.Consume(ctx.args[1], amount, options);
   if (!r) return ctx.ReplyError(r.error());
-  resp::ReplyWriter& out = ctx.out;
+  // The hottest reply: its eight parts are appended to the output at once.
+  resp::ReplyWriter::Parts out(ctx.out);
   out.Array(6);
   out.Integer(r->allowed ? 1 : 0);
   ReplyOptional(out, r->remaining);

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <limits>
 
 #include "resp/int_format.h"
@@ -15,6 +16,8 @@ namespace {
 
 // Room for a type byte, an int64 and "\r\n".
 constexpr size_t kHeaderMax = 1 + kMaxDecimalLen + 2;
+constexpr std::string_view kNull2 = "$-1\r\n";
+constexpr std::string_view kNull3 = "_\r\n";
 // Room for any double d2string() writes ("-1.2345678901234567e-308").
 constexpr size_t kDoubleMax = 32;
 
@@ -154,7 +157,7 @@ void ReplyWriter::Bulk(std::string_view s) {
   p[header + s.size() + 1] = '\n';
 }
 
-void ReplyWriter::Null() { out_->append(protocol_ >= 3 ? "_\r\n" : "$-1\r\n"); }
+void ReplyWriter::Null() { out_->append(protocol_ >= 3 ? kNull3 : kNull2); }
 
 void ReplyWriter::NullArray() { out_->append(protocol_ >= 3 ? "_\r\n" : "*-1\r\n"); }
 
@@ -214,5 +217,46 @@ void ReplyWriter::Verbatim(std::string_view s, std::string_view format) {
 }
 
 void ReplyWriter::Raw(std::string_view bytes) { out_->append(bytes); }
+
+ReplyWriter::Parts::Parts(ReplyWriter& writer)
+    : writer_(writer), unwinding_at_start_(std::uncaught_exceptions()) {}
+
+ReplyWriter::Parts::~Parts() {
+  if (std::uncaught_exceptions() == unwinding_at_start_) AppendStaged();
+}
+
+void ReplyWriter::Parts::AppendStaged() {
+  writer_.out_->append(buf_, len_);
+  len_ = 0;
+}
+
+char* ReplyWriter::Parts::Room(size_t n) {
+  if (kCapacity - len_ < n) AppendStaged();
+  return buf_ + len_;
+}
+
+void ReplyWriter::Parts::Array(size_t n) { len_ += FormatHeader(Room(kHeaderMax), '*', n); }
+
+void ReplyWriter::Parts::Integer(int64_t n) { len_ += FormatHeader(Room(kHeaderMax), ':', n); }
+
+void ReplyWriter::Parts::Null() {
+  const std::string_view null = writer_.protocol_ >= 3 ? kNull3 : kNull2;
+  std::memcpy(Room(null.size()), null.data(), null.size());
+  len_ += null.size();
+}
+
+void ReplyWriter::Parts::Bulk(std::string_view s) {
+  if (s.size() > kCapacity - kHeaderMax - 2) {
+    AppendStaged();
+    writer_.Bulk(s);
+    return;
+  }
+  char* p = Room(kHeaderMax + s.size() + 2);
+  const size_t header = FormatHeader(p, '$', s.size());
+  if (!s.empty()) std::memcpy(p + header, s.data(), s.size());
+  p[header + s.size()] = '\r';
+  p[header + s.size() + 1] = '\n';
+  len_ += header + s.size() + 2;
+}
 
 }  // namespace limiterd::resp

@@ -6,6 +6,7 @@
 // Appends only; many replies accumulate for one write (pipelining).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -35,9 +36,42 @@ class ReplyWriter {
   void Verbatim(std::string_view s, std::string_view format = "txt");  // $ | =len txt:...
   void Raw(std::string_view bytes);        // pre-encoded bytes
 
+  class Parts;
+
  private:
   std::string* out_;
   int protocol_;
+};
+
+// A reply of a few small parts, encoded as ReplyWriter encodes them into one
+// buffer on the stack and appended to the output at once when it goes out
+// of scope. Each append to the output costs a capacity check and a memcpy
+// call, more than formatting a small integer, and a CREDITS.CONSUME reply
+// has eight parts. A bulk that does not fit goes straight to the output,
+// after what is staged. While an exception unwinds, nothing is appended
+// (the caller drops the half-written reply).
+class ReplyWriter::Parts {
+ public:
+  explicit Parts(ReplyWriter& writer);
+  ~Parts();
+  Parts(const Parts&) = delete;
+  Parts& operator=(const Parts&) = delete;
+
+  void Array(size_t n);
+  void Integer(int64_t n);
+  void Null();
+  void Bulk(std::string_view s);
+
+ private:
+  static constexpr size_t kCapacity = 256;
+  // Room for n more bytes: appends what is staged first if they do not fit.
+  char* Room(size_t n);
+  void AppendStaged();
+
+  ReplyWriter& writer_;
+  const int unwinding_at_start_;  // std::uncaught_exceptions() when made
+  size_t len_ = 0;
+  char buf_[kCapacity];
 };
 
 }  // namespace limiterd::resp

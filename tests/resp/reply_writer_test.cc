@@ -9,6 +9,7 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -191,6 +192,66 @@ TEST_CASE("A CREDITS.CONSUME reply in both protocols", "[resp][writer]") {
       "*6\r\n:1\r\n";
   REQUIRE(Write(2, write) == common + "$-1\r\n$-1\r\n:0\r\n:-1\r\n$8\r\norg:acme\r\n");
   REQUIRE(Write(3, write) == common + "_\r\n_\r\n:0\r\n:-1\r\n$8\r\norg:acme\r\n");
+}
+
+// Parts must write exactly what the plain methods write, in order, after
+// what the buffer holds, whether or not its stack buffer fills up.
+TEST_CASE("Parts: the same bytes as the plain methods, at any size", "[resp][writer]") {
+  struct Part {
+    int kind;  // 0 array, 1 integer, 2 null, 3 bulk
+    int64_t n;
+    std::string s;
+  };
+  std::vector<std::vector<Part>> replies = {
+      {{0, 6, ""}, {1, 1, ""}, {2, 0, ""}, {1, 1000000000000000, ""}, {1, 0, ""},
+       {1, 86400000, ""}, {3, 0, "org:acme/project:web/user:42"}},
+      {{3, 0, ""}, {3, 0, std::string(232, 'x')}, {3, 0, std::string(233, 'y')}},
+      {{3, 0, std::string(5000, 'z')}, {1, -7, ""}},
+  };
+  std::vector<Part> many;  // 40 parts of up to 23 bytes: fills 256 bytes thrice
+  for (int i = 0; i < 40; ++i) {
+    many.push_back(i % 3 == 2 ? Part{2, 0, ""} : Part{1, std::numeric_limits<int64_t>::min() + i, ""});
+  }
+  replies.push_back(many);
+  for (int protocol : {2, 3}) {
+    for (size_t r = 0; r < replies.size(); ++r) {
+      CAPTURE(protocol, r);
+      std::string plain = "+PONG\r\n";
+      std::string staged = plain;
+      ReplyWriter plain_writer(&plain, protocol);
+      ReplyWriter staged_writer(&staged, protocol);
+      {
+        ReplyWriter::Parts parts(staged_writer);
+        for (const Part& p : replies[r]) {
+          switch (p.kind) {
+            case 0: plain_writer.Array(static_cast<size_t>(p.n)); parts.Array(static_cast<size_t>(p.n)); break;
+            case 1: plain_writer.Integer(p.n); parts.Integer(p.n); break;
+            case 2: plain_writer.Null(); parts.Null(); break;
+            default: plain_writer.Bulk(p.s); parts.Bulk(p.s); break;
+          }
+        }
+      }
+      REQUIRE(staged == plain);
+    }
+  }
+}
+
+TEST_CASE("Parts appends nothing while an exception unwinds", "[resp][writer]") {
+  std::string out = "+OK\r\n";
+  ReplyWriter writer(&out);
+  try {
+    ReplyWriter::Parts parts(writer);
+    parts.Array(2);
+    parts.Integer(1);
+    throw std::runtime_error("handler failed");
+  } catch (const std::runtime_error&) {
+  }
+  REQUIRE(out == "+OK\r\n");
+  {
+    ReplyWriter::Parts parts(writer);
+    parts.Integer(5);
+  }
+  REQUIRE(out == "+OK\r\n:5\r\n");
 }
 
 TEST_CASE("A map in RESP2 is a flat field/value array", "[resp][writer]") {
