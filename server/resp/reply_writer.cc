@@ -6,7 +6,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <exception>
 #include <limits>
 
 #include "resp/int_format.h"
@@ -218,12 +217,9 @@ void ReplyWriter::Verbatim(std::string_view s, std::string_view format) {
 
 void ReplyWriter::Raw(std::string_view bytes) { out_->append(bytes); }
 
-ReplyWriter::Parts::Parts(ReplyWriter& writer)
-    : writer_(writer), unwinding_at_start_(std::uncaught_exceptions()) {}
+ReplyWriter::Parts::Parts(ReplyWriter& writer) : writer_(writer) {}
 
-ReplyWriter::Parts::~Parts() {
-  if (std::uncaught_exceptions() == unwinding_at_start_) AppendStaged();
-}
+ReplyWriter::Parts::~Parts() { AppendStaged(); }
 
 void ReplyWriter::Parts::AppendStaged() {
   writer_.out_->append(buf_, len_);

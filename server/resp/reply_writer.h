@@ -48,8 +48,10 @@ class ReplyWriter {
 // of scope. Each append to the output costs a capacity check and a memcpy
 // call, more than formatting a small integer, and a CREDITS.CONSUME reply
 // has eight parts. A bulk that does not fit goes straight to the output,
-// after what is staged. While an exception unwinds, nothing is appended
-// (the caller drops the half-written reply).
+// after what is staged. While an exception unwinds the staged parts are
+// appended too: whoever catches it drops the half-written reply (the
+// connection cuts its output back to where the reply began). Asking
+// std::uncaught_exceptions() instead cost 70 instructions a reply.
 class ReplyWriter::Parts {
  public:
   explicit Parts(ReplyWriter& writer);
@@ -69,7 +71,6 @@ class ReplyWriter::Parts {
   void AppendStaged();
 
   ReplyWriter& writer_;
-  const int unwinding_at_start_;  // std::uncaught_exceptions() when made
   size_t len_ = 0;
   char buf_[kCapacity];
 };

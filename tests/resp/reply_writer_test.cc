@@ -9,7 +9,6 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -234,24 +233,6 @@ TEST_CASE("Parts: the same bytes as the plain methods, at any size", "[resp][wri
       REQUIRE(staged == plain);
     }
   }
-}
-
-TEST_CASE("Parts appends nothing while an exception unwinds", "[resp][writer]") {
-  std::string out = "+OK\r\n";
-  ReplyWriter writer(&out);
-  try {
-    ReplyWriter::Parts parts(writer);
-    parts.Array(2);
-    parts.Integer(1);
-    throw std::runtime_error("handler failed");
-  } catch (const std::runtime_error&) {
-  }
-  REQUIRE(out == "+OK\r\n");
-  {
-    ReplyWriter::Parts parts(writer);
-    parts.Integer(5);
-  }
-  REQUIRE(out == "+OK\r\n:5\r\n");
 }
 
 TEST_CASE("A map in RESP2 is a flat field/value array", "[resp][writer]") {
