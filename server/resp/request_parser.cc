@@ -4,6 +4,7 @@
 // sdssplitargs; the comments name the Redis rule each branch reproduces.
 #include "resp/request_parser.h"
 
+#include <algorithm>
 #include <cassert>
 #include <climits>
 #include <cstring>
@@ -154,6 +155,7 @@ ParseStatus RequestParser::Parse(std::string_view buf) {
     case Stage::kCount: {
       ParseStatus status = ParseCount(buf);
       if (stage_ != Stage::kBulkHeader) return status;  // done, failed or incomplete
+      if (ParseWholeCommand(buf)) return Complete(pos_);
       [[fallthrough]];
     }
     case Stage::kBulkHeader:
@@ -283,6 +285,28 @@ ParseStatus RequestParser::ParseCount(std::string_view buf) {
   pos_ = scan_ = cr + 2;
   stage_ = Stage::kBulkHeader;
   return ParseStatus::kNeedMore;
+}
+
+bool RequestParser::ParseWholeCommand(std::string_view buf) {
+  const uint64_t max_len = authenticated_ ? limits_.max_bulk_len
+                                          : std::min(limits_.max_bulk_len,
+                                                     limits_.unauthenticated_max_bulk_len);
+  size_t pos = pos_;
+  for (int64_t i = 0; i < multibulk_remaining_; ++i) {
+    int64_t len = 0;
+    size_t cr = kNotFound;
+    if (pos < buf.size() && buf[pos] == '$') cr = ParsePlainHeader(buf, pos + 1, &len);
+    if (cr == kNotFound || static_cast<uint64_t>(len) > max_len ||
+        buf.size() - (cr + 2) < static_cast<uint64_t>(len) + 2) {
+      args_.clear();
+      return false;
+    }
+    pos = cr + 2;
+    args_.push_back(buf.substr(pos, static_cast<size_t>(len)));
+    pos += static_cast<size_t>(len) + 2;  // the two bytes after the data: unchecked, as Redis
+  }
+  pos_ = pos;
+  return true;
 }
 
 ParseStatus RequestParser::ParseBulks(std::string_view buf) {

@@ -92,6 +92,11 @@ class RequestParser {
   ParseStatus ParseInline(std::string_view buf);
   ParseStatus ParseCount(std::string_view buf);
   ParseStatus ParseBulks(std::string_view buf);
+  // The usual case, right after the count: every bulk of the command is in
+  // `buf` with plain headers within the limits. Walks them once straight
+  // into args_; false (args_ left empty) sends the caller down ParseBulks,
+  // which resumes, and words any error.
+  bool ParseWholeCommand(std::string_view buf);
   // Finds the '\r' ending the header line that starts at pos_, resuming at
   // scan_. npos until the '\r' and one more byte are in `buf`.
   size_t FindHeaderEnd(std::string_view buf);

@@ -587,6 +587,33 @@ TEST_CASE("Unauthenticated limits: at and one past", "[resp][parser][limits]") {
   }
 }
 
+// A command whose bytes are all in the buffer is walked in one pass
+// (ParseWholeCommand); every limit must hold there too, with the words of
+// the general path, and a whole command that is not plain must fall back.
+TEST_CASE("Whole commands in one buffer: limits and fallbacks", "[resp][parser][limits]") {
+  ParserLimits limits;
+  limits.max_bulk_len = 10;
+  limits.unauthenticated_max_bulk_len = 4;
+  FeedResult r = FeedWhole("*2\r\n$3\r\nGET\r\n$11\r\n01234567890\r\n", limits);
+  REQUIRE(r.error == "Protocol error: invalid bulk length");
+  REQUIRE(r.commands.empty());
+  r = FeedWhole("*2\r\n$3\r\nGET\r\n$10\r\n0123456789\r\n", limits);
+  REQUIRE(r.commands == std::vector<Args>{{"GET", "0123456789"}});
+  r = FeedWhole("*2\r\n$4\r\nAUTH\r\n$5\r\nsecret\r\n", limits, false);
+  REQUIRE(r.error == "Protocol error: unauthenticated bulk length");
+  r = FeedWhole("*2\r\n$4\r\nAUTH\r\n$4\r\npass\r\n", limits, false);
+  REQUIRE(r.commands == std::vector<Args>{{"AUTH", "pass"}});
+  // Not plain, yet whole: the general path answers (an error, or Redis's
+  // leniency where it has one).
+  r = FeedWhole("*2\r\n$3\r\nGET\r\n$01\r\nk\r\n", limits);
+  REQUIRE(r.error == "Protocol error: invalid bulk length");
+  r = FeedWhole("*2\r\n$3\r\nGET\r\n:1\r\nk\r\n", limits);
+  REQUIRE(r.error == "Protocol error: expected '$', got ':'");
+  // A bulk's two trailing bytes are not checked, as Redis does not.
+  r = FeedWhole("*2\r\n$3\r\nGETxx$1\r\nkyy", limits);
+  REQUIRE(r.commands == std::vector<Args>{{"GET", "k"}});
+}
+
 TEST_CASE("set_limits applies to the next check", "[resp][parser][limits]") {
   RequestParser parser;
   ParserLimits limits;
