@@ -83,6 +83,35 @@ TEST_CASE("unknown command: long arguments are cut as Redis cuts them", "[dispat
             std::string(25, 'b') + "' "));
 }
 
+// Find remembers the last name it found (per thread): a repeat, a near
+// miss right after it, and names taking turns must all still be right.
+TEST_CASE("command lookup: repeats and alternations answer as first lookups", "[dispatch]") {
+  const CommandTable& table = CommandTable::Get();
+  const CommandSpec* consume = table.Find("credits.consume");
+  const CommandSpec* ping = table.Find("PING");
+  REQUIRE(consume != nullptr);
+  REQUIRE(ping != nullptr);
+  REQUIRE(consume != ping);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(table.Find("credits.consume") == consume);
+    CHECK(table.Find("credits.consume") == consume);
+    CHECK(table.Find("credits.consumf") == nullptr);  // same size, one byte off
+    CHECK(table.Find("CREDITS.CONSUME") == consume);
+    CHECK(table.Find("credits.consume") == consume);
+    CHECK(table.Find("ping") == ping);
+    CHECK(table.Find("pin") == nullptr);
+    CHECK(table.Find("pinG") == ping);
+    CHECK(table.Find("pinx") == nullptr);
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (const CommandSpec& cmd : table.commands()) {
+      INFO(cmd.name);
+      CHECK(table.Find(cmd.name) == &cmd);
+      CHECK(table.Find(cmd.name) == &cmd);
+    }
+  }
+}
+
 TEST_CASE("command lookup: every name in any case, nothing else", "[dispatch]") {
   const CommandTable& table = CommandTable::Get();
   for (const CommandSpec& cmd : table.commands()) {
