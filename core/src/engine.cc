@@ -94,11 +94,15 @@ Entry* Find(Shard& shard, std::string_view key) {
   return shard.keys.Find(key);
 }
 
-// The path's levels with an effective limit, deepest first. The default
-// of each level ("parent/*") is looked up in one copy of the key, with '*'
-// written after the parent: the levels go from the deepest up, so each
-// write lands before the previous one and never in a prefix still needed.
-void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key, Levels& levels) {
+// Calls add(Level) for each level of the path with an effective limit,
+// deepest first. The default of each level ("parent/*") is looked up in one
+// copy of the key, with '*' written after the parent: the levels go from
+// the deepest up, so each write lands before the previous one and never in
+// a prefix still needed. A callback, not a vector: CONSUME keeps more per
+// level than the level itself, and one small vector a call is cheaper than
+// two.
+template <class Add>
+void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key, Add&& add) {
   std::string& defaults = t_scratch;
   bool copied = false;
   std::string_view level = key;
@@ -117,11 +121,26 @@ void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key, Level
       const Entry* declared = Find(shard, std::string_view(defaults.data(), star + 1));
       spec = declared != nullptr ? declared->own : nullptr;
     }
-    if (spec != nullptr) levels.push_back(Level{level, entry, spec});
+    if (spec != nullptr) add(Level{level, entry, spec});
     if (parent.empty()) break;
     level = parent;
   }
 }
+
+// One level of a CONSUME: the level, a view of it at the call's instant
+// (pointed at the level's state after the call once it is charged: the
+// quota period it computed depends on the clock only), and its verdict.
+struct CheckedLevel {
+  CheckedLevel(const Level& l, int64_t now)
+      : level(l), view(*l.spec, l.state(), now) {
+    // A cancelled level is no longer enforced, expired or not.
+    expired = !l.spec->cancelled && view.expired();
+  }
+  Level level;
+  LevelView view;
+  bool expired;
+  bool denies = false;
+};
 
 // The state to charge `level` into: its entry materialized and its counter
 // allocated if needed, reset if it belongs to another epoch. Entries never
@@ -266,60 +285,48 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   Shard& shard = impl_->shards[shard_index];
   const int64_t now = clock_->NowMs();
 
-  Levels levels;
-  ResolveLevels(*impl_, shard, key, levels);
+  absl::InlinedVector<CheckedLevel, 4> levels;
+  ResolveLevels(*impl_, shard, key, [&](const Level& l) { levels.emplace_back(l, now); });
   if (levels.empty()) return NoLimit(key);
 
-  // Check every level before touching any. One view per level: it is
-  // pointed at the level's state after the call further down (the quota
-  // period it computed depends on the clock only).
-  absl::InlinedVector<LevelView, 4> views;
-  absl::InlinedVector<bool, 4> expired(levels.size()), denies(levels.size());
+  // Check every level before touching any.
   bool any_denied = false;
-  for (size_t i = 0; i < levels.size(); ++i) {
-    const LevelView& view = views.emplace_back(*levels[i].spec, levels[i].state(), now);
-    // A cancelled level is no longer enforced, expired or not.
-    expired[i] = !levels[i].spec->cancelled && view.expired();
-    denies[i] = expired[i] || (levels[i].spec->enforced() && !view.Fits(amount));
-    any_denied |= denies[i];
+  for (CheckedLevel& l : levels) {
+    l.denies = l.expired || (l.level.spec->enforced() && !l.view.Fits(amount));
+    any_denied |= l.denies;
   }
   const bool charge = amount > 0 && (!any_denied || options.force);
   if (charge) {
-    for (size_t i = 0; i < levels.size(); ++i) {
-      if (expired[i]) continue;
-      if (!internal::CanCharge(views[i], amount)) {
+    for (const CheckedLevel& l : levels) {
+      if (!l.expired && !internal::CanCharge(l.view, amount)) {
         return Error{ErrorCode::kOverflow, "increment or decrement would overflow"};
       }
     }
   }
 
-  // The state each level has after this call: charged for real, charged in
-  // a copy (DRYRUN answers as the call would), or unchanged.
+  // Each view is pointed at the state its level has after this call:
+  // charged for real, charged in a copy (DRYRUN answers as the call
+  // would), or unchanged (where the view already points).
   absl::InlinedVector<LevelState, 4> dry_states;
-  absl::InlinedVector<const LevelState*, 4> after(levels.size());
   if (charge && !options.dry_run) {
-    for (size_t i = 0; i < levels.size(); ++i) {
-      if (expired[i]) continue;
-      internal::Charge(views[i], CounterFor(shard, levels[i], views[i]), amount);
-    }
-    for (size_t i = 0; i < levels.size(); ++i) after[i] = levels[i].state();
     ChangeBatch changes(*impl_);
-    if (changes.on()) {
-      for (size_t i = 0; i < levels.size(); ++i) {
-        if (expired[i]) continue;
-        internal::EncodeCharge(changes.out(), levels[i].key, *levels[i].spec, *after[i]);
-      }
+    for (CheckedLevel& l : levels) {
+      if (l.expired) continue;
+      LevelState& state = CounterFor(shard, l.level, l.view);
+      internal::Charge(l.view, state, amount);
+      l.view.set_state(&state);
+      if (changes.on()) internal::EncodeCharge(changes.out(), l.level.key, *l.level.spec, state);
     }
-  } else {
+  } else if (charge) {
     dry_states.resize(levels.size());
     for (size_t i = 0; i < levels.size(); ++i) {
-      after[i] = levels[i].state();
-      if (!charge || expired[i]) continue;
-      const Spec& spec = *levels[i].spec;
-      dry_states[i] = after[i] ? internal::CopyState(spec, *after[i])
-                               : internal::FreshState(spec, now);
+      CheckedLevel& l = levels[i];
+      if (l.expired) continue;
+      const Spec& spec = *l.level.spec;
+      const LevelState* state = l.level.state();
+      dry_states[i] = state ? internal::CopyState(spec, *state) : internal::FreshState(spec, now);
       internal::Charge(spec, dry_states[i], now, amount);
-      after[i] = &dry_states[i];
+      l.view.set_state(&dry_states[i]);
     }
   }
 
@@ -327,46 +334,45 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   // allowed), the smallest remaining; the deepest on a tie. An expired
   // level has nothing remaining; one without a hard limit, infinitely much.
   constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
-  size_t named = levels.size();
+  const CheckedLevel* named = nullptr;
   int64_t named_remaining = kUnbounded;
   int64_t retry_after = 0;
-  for (size_t i = 0; i < levels.size(); ++i) views[i].set_state(after[i]);
-  for (size_t i = 0; i < levels.size(); ++i) {
-    if (any_denied && !denies[i]) continue;
-    const Spec& spec = *levels[i].spec;
-    const LevelView& view = views[i];
-    int64_t remaining = expired[i] ? 0 : spec.enforced() ? view.Remaining() : kUnbounded;
-    if (named == levels.size() || remaining < named_remaining) {
-      named = i;
+  for (const CheckedLevel& l : levels) {
+    if (any_denied && !l.denies) continue;
+    int64_t remaining = l.expired                     ? 0
+                        : l.level.spec->enforced() ? l.view.Remaining()
+                                                     : kUnbounded;
+    if (named == nullptr || remaining < named_remaining) {
+      named = &l;
       named_remaining = remaining;
     }
     if (any_denied && retry_after >= 0) {
-      int64_t wait = expired[i] ? -1 : view.RetryAfter(amount);
+      int64_t wait = l.expired ? -1 : l.view.RetryAfter(amount);
       retry_after = wait < 0 ? -1 : std::max(retry_after, wait);
     }
   }
   if (retry_after > 0) {
     // A wait that reaches the expiry of any level never succeeds.
-    for (size_t i = 0; i < levels.size(); ++i) {
-      if (levels[i].spec->cancelled) continue;
-      const LevelView& view = views[i];
-      if (view.ExpiresAt() != internal::kNever && now + retry_after >= view.ExpiresAt()) {
+    for (const CheckedLevel& l : levels) {
+      if (l.level.spec->cancelled) continue;
+      int64_t expires_at = l.view.ExpiresAt();
+      if (expires_at != internal::kNever && now + retry_after >= expires_at) {
         retry_after = -1;
         break;
       }
     }
   }
 
-  const Spec& spec = *levels[named].spec;
+  const Spec& spec = *named->level.spec;
   ConsumeReply reply;
   reply.allowed = !any_denied;
-  if (spec.enforced() || (expired[named] && spec.def.hard)) {
+  if (spec.enforced() || (named->expired && spec.def.hard)) {
     reply.remaining = named_remaining;
     reply.limit = spec.def.hard;
   }
   reply.retry_after_ms = retry_after;
-  reply.reset_after_ms = views[named].ResetAfter(0);
-  reply.level = levels[named].key;
+  reply.reset_after_ms = named->view.ResetAfter(0);
+  reply.level = named->level.key;
   return reply;
 }
 
@@ -416,7 +422,7 @@ Result<int64_t> Engine::Refund(std::string_view key, int64_t amount) {
   const int64_t now = clock_->NowMs();
 
   Levels levels;
-  ResolveLevels(*impl_, shard, key, levels);
+  ResolveLevels(*impl_, shard, key, [&](const Level& l) { levels.push_back(l); });
   if (levels.empty()) return NoLimit(key);
   ChangeBatch changes(*impl_);
   for (const Level& level : levels) {
