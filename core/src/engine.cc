@@ -100,15 +100,18 @@ Entry* Find(Shard& shard, std::string_view key) {
 // the deepest up, so each write lands before the previous one and never in
 // a prefix still needed. A callback, not a vector: CONSUME keeps more per
 // level than the level itself, and one small vector a call is cheaper than
-// two.
+// two. The root level is found with the hash that picked the shard (a key
+// that starts with the separator has an empty root, which is no level).
 template <class Add>
-void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key, Add&& add) {
+void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key,
+                   const Engine::Impl::Root& root, Add&& add) {
   std::string& defaults = t_scratch;
   bool copied = false;
   std::string_view level = key;
   while (true) {
     std::string_view parent = impl.Parent(level);
-    Entry* entry = Find(shard, level);
+    Entry* entry = level.size() == root.name.size() ? shard.keys.Find(level, root.hash)
+                                                    : Find(shard, level);
     const Spec* spec = entry != nullptr ? entry->own : nullptr;
     if (spec == nullptr && parent.empty()) {
       spec = shard.top_default.get();
@@ -279,14 +282,16 @@ Result<bool> Engine::Cancel(std::string_view key) {
 Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, ConsumeOptions options) {
   if (amount < 0) return InvalidArgument("amount must not be negative");
   if (impl_->HasStarSegment(key)) return DefaultNotCounter(key);
-  uint32_t shard_index = impl_->ShardOf(key);
+  const Impl::Root root = impl_->RootOf(key);
+  uint32_t shard_index = impl_->ShardOf(root);
   ShardLocks locks(*impl_, shard_index);
   if (!locks.ok()) return NotInSection();
   Shard& shard = impl_->shards[shard_index];
   const int64_t now = clock_->NowMs();
 
   absl::InlinedVector<CheckedLevel, 4> levels;
-  ResolveLevels(*impl_, shard, key, [&](const Level& l) { levels.emplace_back(l, now); });
+  ResolveLevels(*impl_, shard, key, root,
+                [&](const Level& l) { levels.emplace_back(l, now); });
   if (levels.empty()) return NoLimit(key);
 
   // Check every level before touching any.
@@ -415,14 +420,15 @@ void Engine::Prefetch(std::span<const std::string_view> keys) const {
 Result<int64_t> Engine::Refund(std::string_view key, int64_t amount) {
   if (amount < 0) return InvalidArgument("amount must not be negative");
   if (impl_->HasStarSegment(key)) return DefaultNotCounter(key);
-  uint32_t shard_index = impl_->ShardOf(key);
+  const Impl::Root root = impl_->RootOf(key);
+  uint32_t shard_index = impl_->ShardOf(root);
   ShardLocks locks(*impl_, shard_index);
   if (!locks.ok()) return NotInSection();
   Shard& shard = impl_->shards[shard_index];
   const int64_t now = clock_->NowMs();
 
   Levels levels;
-  ResolveLevels(*impl_, shard, key, [&](const Level& l) { levels.push_back(l); });
+  ResolveLevels(*impl_, shard, key, root, [&](const Level& l) { levels.push_back(l); });
   if (levels.empty()) return NoLimit(key);
   ChangeBatch changes(*impl_);
   for (const Level& level : levels) {
