@@ -100,8 +100,9 @@ Entry* Find(Shard& shard, std::string_view key) {
 // the deepest up, so each write lands before the previous one and never in
 // a prefix still needed. A callback, not a vector: CONSUME keeps more per
 // level than the level itself, and one small vector a call is cheaper than
-// two. The root level is found with the hash that picked the shard (a key
-// that starts with the separator has an empty root, which is no level).
+// two. The root level is found with the hash that picked the shard, and
+// has no parent to search for (a key that starts with the separator has an
+// empty root, which is no level).
 template <class Add>
 void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key,
                    const Engine::Impl::Root& root, Add&& add) {
@@ -109,9 +110,9 @@ void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key,
   bool copied = false;
   std::string_view level = key;
   while (true) {
-    std::string_view parent = impl.Parent(level);
-    Entry* entry = level.size() == root.name.size() ? shard.keys.Find(level, root.hash)
-                                                    : Find(shard, level);
+    const bool is_root = level.size() == root.name.size();  // a prefix of key, as level
+    std::string_view parent = is_root ? std::string_view() : impl.Parent(level);
+    Entry* entry = is_root ? shard.keys.Find(level, root.hash) : Find(shard, level);
     const Spec* spec = entry != nullptr ? entry->own : nullptr;
     if (spec == nullptr && parent.empty()) {
       spec = shard.top_default.get();
