@@ -10,6 +10,7 @@
 #include "absl/container/inlined_vector.h"
 #include "change_codec.h"
 #include "engine_impl.h"
+#include "hash_hints.h"
 #include "str_concat.h"
 #include "xxhash.h"
 
@@ -52,6 +53,7 @@ struct Level {
 using Levels = absl::InlinedVector<Level, 4>;
 
 thread_local std::string t_scratch;  // DefaultFor's key buffer
+thread_local internal::HashHints t_hash_hints;  // Prefetch's, for the calls after it
 
 // Collects one operation's change records and hands them to the sink when
 // it goes out of scope. Declare it after the operation's ShardLocks, so it
@@ -102,17 +104,24 @@ Entry* Find(Shard& shard, std::string_view key) {
 // level than the level itself, and one small vector a call is cheaper than
 // two. The root level is found with the hash that picked the shard, and
 // has no parent to search for (a key that starts with the separator has an
-// empty root, which is no level).
+// empty root, which is no level). The key itself is looked up first with
+// `key_hint` (hash_hints.h: a miss under it is looked up again).
 template <class Add>
 void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key,
-                   const Engine::Impl::Root& root, Add&& add) {
+                   const Engine::Impl::Root& root, std::optional<size_t> key_hint, Add&& add) {
   std::string& defaults = t_scratch;
   bool copied = false;
   std::string_view level = key;
   while (true) {
     const bool is_root = level.size() == root.name.size();  // a prefix of key, as level
     std::string_view parent = is_root ? std::string_view() : impl.Parent(level);
-    Entry* entry = is_root ? shard.keys.Find(level, root.hash) : Find(shard, level);
+    Entry* entry = nullptr;
+    if (is_root) {
+      entry = shard.keys.Find(level, root.hash);
+    } else {
+      if (key_hint && level.size() == key.size()) entry = shard.keys.Find(level, *key_hint);
+      if (entry == nullptr) entry = Find(shard, level);
+    }
     const Spec* spec = entry != nullptr ? entry->own : nullptr;
     if (spec == nullptr && parent.empty()) {
       spec = shard.top_default.get();
@@ -291,7 +300,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   const int64_t now = clock_->NowMs();
 
   absl::InlinedVector<CheckedLevel, 4> levels;
-  ResolveLevels(*impl_, shard, key, root,
+  ResolveLevels(*impl_, shard, key, root, t_hash_hints.Of(key),
                 [&](const Level& l) { levels.emplace_back(l, now); });
   if (levels.empty()) return NoLimit(key);
 
@@ -399,6 +408,7 @@ void Engine::Prefetch(std::span<const std::string_view> keys) const {
     if (n == kMaxKeys) break;
     Shard& shard = impl_->shards[impl_->ShardOf(key)];
     size_t hash = internal::HashKey(key);
+    t_hash_hints.Note(key, hash);
     if (!shard.mu.try_lock()) continue;
     shard.keys.PrefetchSlots(hash);
     shard.mu.unlock();
@@ -429,7 +439,8 @@ Result<int64_t> Engine::Refund(std::string_view key, int64_t amount) {
   const int64_t now = clock_->NowMs();
 
   Levels levels;
-  ResolveLevels(*impl_, shard, key, root, [&](const Level& l) { levels.push_back(l); });
+  ResolveLevels(*impl_, shard, key, root, std::nullopt,
+                [&](const Level& l) { levels.push_back(l); });
   if (levels.empty()) return NoLimit(key);
   ChangeBatch changes(*impl_);
   for (const Level& level : levels) {
