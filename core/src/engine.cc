@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <span>
 
 #include "absl/container/inlined_vector.h"
 #include "change_codec.h"
@@ -299,10 +300,13 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   Shard& shard = impl_->shards[shard_index];
   const int64_t now = clock_->NowMs();
 
-  absl::InlinedVector<CheckedLevel, 4> levels;
+  absl::InlinedVector<CheckedLevel, 4> resolved;
   ResolveLevels(*impl_, shard, key, root, t_hash_hints.Of(key),
-                [&](const Level& l) { levels.emplace_back(l, now); });
-  if (levels.empty()) return NoLimit(key);
+                [&](const Level& l) { resolved.emplace_back(l, now); });
+  if (resolved.empty()) return NoLimit(key);
+  // The loops below walk a span: an InlinedVector works out where its
+  // elements are (inline or not) at every begin() and end().
+  const std::span<CheckedLevel> levels(resolved.data(), resolved.size());
 
   // Check every level before touching any.
   bool any_denied = false;
