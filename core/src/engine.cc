@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <optional>
 #include <span>
 
 #include "absl/container/inlined_vector.h"
@@ -98,15 +99,15 @@ Entry* Find(Shard& shard, std::string_view key) {
 }
 
 // Calls add(Level) for each level of the path with an effective limit,
-// deepest first. The default of each level ("parent/*") is looked up in one
-// copy of the key, with '*' written after the parent: the levels go from
-// the deepest up, so each write lands before the previous one and never in
-// a prefix still needed. A callback, not a vector: CONSUME keeps more per
-// level than the level itself, and one small vector a call is cheaper than
-// two. The root level is found with the hash that picked the shard, and
-// has no parent to search for (a key that starts with the separator has an
-// empty root, which is no level). The key itself is looked up first with
-// `key_hint` (hash_hints.h: a miss under it is looked up again).
+// deepest first (a callback, so CONSUME keeps all it needs of a level in
+// one vector). The root level is found with the hash that picked the shard
+// and has no parent to search for; a key that starts with the separator
+// has an empty root, which is no level. The key's own level is looked up
+// with `key_hint` first (hash_hints.h), and with its own hash on a miss.
+// The default of each level ("parent/*") is looked up in one copy of the
+// key, with '*' written after the parent: the levels go from the deepest
+// up, so each write lands before the previous one and never in a prefix
+// still needed.
 template <class Add>
 void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key,
                    const Engine::Impl::Root& root, std::optional<size_t> key_hint, Add&& add) {
@@ -114,7 +115,8 @@ void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key,
   bool copied = false;
   std::string_view level = key;
   while (true) {
-    const bool is_root = level.size() == root.name.size();  // a prefix of key, as level
+    // Both are prefixes of key: the same size is the same bytes.
+    const bool is_root = level.size() == root.name.size();
     std::string_view parent = is_root ? std::string_view() : impl.Parent(level);
     Entry* entry = nullptr;
     if (is_root) {
