@@ -143,12 +143,6 @@ LevelState LevelView::NewState() const {
   return FreshState(spec_, now_);
 }
 
-int64_t LevelView::ExpiresAt() const {
-  const LimitDefinition& d = spec_.def;
-  int64_t at = d.valid_until_ms.value_or(kNever);
-  return std::min(at, spec_.first_period_end_ms);
-}
-
 int64_t LevelView::WindowOldestSlot() const {
   const auto& w = std::get<WindowState>(*state_);
   return std::max(FloorDiv(now_ - spec_.def.window_ms, spec_.slot_ms),

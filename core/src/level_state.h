@@ -75,7 +75,7 @@ class LevelView {
   const Spec& spec() const { return spec_; }
   bool expired() const { return now_ >= ExpiresAt(); }
   // valid_until, or the end of a NORENEW quota's first period; kNever.
-  int64_t ExpiresAt() const;
+  int64_t ExpiresAt() const { return spec_.expires_at_ms; }
   int64_t Consumed() const;  // usage now (bucket: tokens in use)
   // hard - consumed, at least 0. Meaningful when spec().def.hard is set.
   int64_t Remaining() const;
