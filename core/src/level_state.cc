@@ -155,44 +155,21 @@ __int128 LevelView::BucketDebt() const {
   return debt > 0 ? debt : 0;
 }
 
-int64_t LevelView::Consumed() const {
-  if (state_ == nullptr) return 0;
-  switch (spec_.def.kind) {
-    case Kind::kQuota: {
-      const auto& q = std::get<QuotaState>(*state_);
-      // A clock that went back reads the later period's usage: never less.
-      return q.index >= period_.index ? q.consumed : 0;
-    }
-    case Kind::kWindow: {
-      const auto& w = std::get<WindowState>(*state_);
-      if (!w.ring) return 0;
-      int64_t sum = 0;  // cannot overflow: Charge keeps every slot sum in range
-      for (int64_t s = WindowOldestSlot(); s <= w.newest_slot; ++s) {
-        sum += w.ring[RingIndex(s, spec_.slots)];
-      }
-      return sum;
-    }
-    case Kind::kBucket:
-      return CeilDiv(BucketDebt(), spec_.def.rate_per_ms);
+int64_t LevelView::WindowOrBucketConsumed() const {
+  if (spec_.def.kind == Kind::kBucket) return CeilDiv(BucketDebt(), spec_.def.rate_per_ms);
+  const auto& w = std::get<WindowState>(*state_);
+  if (!w.ring) return 0;
+  int64_t sum = 0;  // cannot overflow: Charge keeps every slot sum in range
+  for (int64_t s = WindowOldestSlot(); s <= w.newest_slot; ++s) {
+    sum += w.ring[RingIndex(s, spec_.slots)];
   }
-  return 0;
+  return sum;
 }
 
-int64_t LevelView::Remaining() const {
-  if (!spec_.def.hard) return 0;
-  int64_t consumed = Consumed();
-  return consumed >= *spec_.def.hard ? 0 : *spec_.def.hard - consumed;
-}
-
-bool LevelView::Fits(int64_t amount) const {
-  if (amount == 0 || !spec_.def.hard) return true;
-  if (spec_.def.kind == Kind::kBucket) {
-    const LimitDefinition& d = spec_.def;
-    __int128 need = BucketDebt() + static_cast<__int128>(amount) * d.rate_per_ms;
-    return need <= static_cast<__int128>(*d.burst) * d.rate_per_ms;
-  }
-  int64_t consumed = Consumed();
-  return consumed <= *spec_.def.hard && amount <= *spec_.def.hard - consumed;
+bool LevelView::BucketFits(int64_t amount) const {
+  const LimitDefinition& d = spec_.def;
+  __int128 need = BucketDebt() + static_cast<__int128>(amount) * d.rate_per_ms;
+  return need <= static_cast<__int128>(*d.burst) * d.rate_per_ms;
 }
 
 int64_t LevelView::RetryAfter(int64_t amount) const {
@@ -258,17 +235,13 @@ bool CanCharge(const Spec& spec, const LevelState& state, int64_t now_ms, int64_
   return CanCharge(LevelView(spec, &state, now_ms), amount);
 }
 
-bool CanCharge(const LevelView& view, int64_t amount) {
+bool CanChargeBucket(const LevelView& view, int64_t amount) {
+  // Both the units in use and the time to refill them must fit: the
+  // latter is a reply field and is added to now in USAGE.GET.
   const Spec& spec = view.spec();
-  if (spec.def.kind == Kind::kBucket) {
-    // Both the units in use and the time to refill them must fit: the
-    // latter is a reply field and is added to now in USAGE.GET.
-    __int128 debt = static_cast<__int128>(view.Consumed()) * spec.def.rate_per_ms +
-                    static_cast<__int128>(amount) * spec.def.rate_per_ms;
-    return debt / spec.def.rate_per_ms <= INT64_MAX && debt / spec.def.rate <= kMaxTimeMs;
-  }
-  int64_t sum;
-  return !__builtin_add_overflow(view.Consumed(), amount, &sum);
+  __int128 debt = static_cast<__int128>(view.Consumed()) * spec.def.rate_per_ms +
+                  static_cast<__int128>(amount) * spec.def.rate_per_ms;
+  return debt / spec.def.rate_per_ms <= INT64_MAX && debt / spec.def.rate <= kMaxTimeMs;
 }
 
 namespace {
