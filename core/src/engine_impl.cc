@@ -39,7 +39,9 @@ Engine::Impl::Root Engine::Impl::RootOf(std::string_view key) const {
   if (separator.size() == 1) {
     // find of a string compares at every candidate; memchr is one call.
     const void* at = key.empty() ? nullptr : std::memchr(key.data(), separator[0], key.size());
-    if (at != nullptr) root = key.substr(0, static_cast<const char*>(at) - key.data());
+    if (at != nullptr) {
+      root = key.substr(0, static_cast<size_t>(static_cast<const char*>(at) - key.data()));
+    }
   } else if (!separator.empty()) {
     root = key.substr(0, key.find(separator));
   }

@@ -120,7 +120,7 @@ int64_t QuotaPeriodStart(const Spec& spec, int64_t index);
 [[nodiscard]] bool CanCharge(const Spec& spec, const LevelState& state, int64_t now_ms,
                              int64_t amount);
 [[nodiscard]] bool CanCharge(const LevelView& view, int64_t amount);  // null state: fresh
-[[nodiscard]] bool CanChargeBucket(const LevelView& view, int64_t amount);  // CanCharge's
+[[nodiscard]] bool CanChargeBucket(const LevelView& view, int64_t amount);  // of a bucket level
 void Charge(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount);
 // The same, at the view's instant, reusing its quota period.
 void Charge(const LevelView& view, LevelState& state, int64_t amount);
