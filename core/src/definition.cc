@@ -1,6 +1,7 @@
 // Copyright limiterd authors.
 #include "definition.h"
 
+#include <algorithm>
 #include <string>
 
 #include "calendar.h"
@@ -136,9 +137,9 @@ SpecPtr MakeSpec(LimitDefinition resolved, bool cancelled, uint64_t epoch) {
       case PeriodType::kMonthly: break;
     }
     if (!d.renewable && d.period.type != PeriodType::kNone) {
-      spec->first_period_end_ms = d.period.type == PeriodType::kMonthly
-                                      ? MonthlyPeriodStart(*d.anchor_ms, 1)
-                                      : *d.anchor_ms + spec->period_len_ms;
+      spec->expires_at_ms = d.period.type == PeriodType::kMonthly
+                                ? MonthlyPeriodStart(*d.anchor_ms, 1)
+                                : *d.anchor_ms + spec->period_len_ms;
     }
   } else if (d.kind == Kind::kWindow) {
     // 60 sub-windows: usage is held at most W/60 longer than an exact
@@ -146,6 +147,7 @@ SpecPtr MakeSpec(LimitDefinition resolved, bool cancelled, uint64_t epoch) {
     spec->slot_ms = (d.window_ms + 59) / 60;
     spec->slots = (d.window_ms + spec->slot_ms - 1) / spec->slot_ms + 1;
   }
+  if (d.valid_until_ms) spec->expires_at_ms = std::min(spec->expires_at_ms, *d.valid_until_ms);
   return spec;
 }
 

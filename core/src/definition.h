@@ -26,8 +26,10 @@ struct Spec {
   int64_t period_len_ms = 0;  // quota daily / weekly / duration; else 0
   int64_t slot_ms = 0;        // window: sub-window length
   int64_t slots = 0;          // window: ring size
-  // A NORENEW quota with a period expires at the end of its first period.
-  int64_t first_period_end_ms = INT64_MAX;
+  // When the limit expires: valid_until, or for a NORENEW quota with a
+  // period the end of its first period, whichever comes first; INT64_MAX
+  // (kNever) for neither.
+  int64_t expires_at_ms = INT64_MAX;
 
   bool enforced() const { return !cancelled && def.hard.has_value(); }
 };

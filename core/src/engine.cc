@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <optional>
+#include <span>
 
 #include "absl/container/inlined_vector.h"
 #include "change_codec.h"
 #include "engine_impl.h"
+#include "hash_hints.h"
 #include "str_concat.h"
 #include "xxhash.h"
 
@@ -52,6 +55,7 @@ struct Level {
 using Levels = absl::InlinedVector<Level, 4>;
 
 thread_local std::string t_scratch;  // DefaultFor's key buffer
+thread_local internal::HashHints t_hash_hints;  // Prefetch's, for the calls after it
 
 // Collects one operation's change records and hands them to the sink when
 // it goes out of scope. Declare it after the operation's ShardLocks, so it
@@ -94,17 +98,33 @@ Entry* Find(Shard& shard, std::string_view key) {
   return shard.keys.Find(key);
 }
 
-// The path's levels with an effective limit, deepest first. The default
-// of each level ("parent/*") is looked up in one copy of the key, with '*'
-// written after the parent: the levels go from the deepest up, so each
-// write lands before the previous one and never in a prefix still needed.
-void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key, Levels& levels) {
+// Calls add(Level) for each level of the path with an effective limit,
+// deepest first (a callback, so CONSUME keeps all it needs of a level in
+// one vector). The root level is found with the hash that picked the shard
+// and has no parent to search for; a key that starts with the separator
+// has an empty root, which is no level. The key's own level is looked up
+// with `key_hint` first (hash_hints.h), and with its own hash on a miss.
+// The default of each level ("parent/*") is looked up in one copy of the
+// key, with '*' written after the parent: the levels go from the deepest
+// up, so each write lands before the previous one and never in a prefix
+// still needed.
+template <class Add>
+void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key,
+                   const Engine::Impl::Root& root, std::optional<size_t> key_hint, Add&& add) {
   std::string& defaults = t_scratch;
   bool copied = false;
   std::string_view level = key;
   while (true) {
-    std::string_view parent = impl.Parent(level);
-    Entry* entry = Find(shard, level);
+    // Both are prefixes of key: the same size is the same bytes.
+    const bool is_root = level.size() == root.name.size();
+    std::string_view parent = is_root ? std::string_view() : impl.Parent(level);
+    Entry* entry = nullptr;
+    if (is_root) {
+      entry = shard.keys.Find(level, root.hash);
+    } else {
+      if (key_hint && level.size() == key.size()) entry = shard.keys.Find(level, *key_hint);
+      if (entry == nullptr) entry = Find(shard, level);
+    }
     const Spec* spec = entry != nullptr ? entry->own : nullptr;
     if (spec == nullptr && parent.empty()) {
       spec = shard.top_default.get();
@@ -117,11 +137,26 @@ void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key, Level
       const Entry* declared = Find(shard, std::string_view(defaults.data(), star + 1));
       spec = declared != nullptr ? declared->own : nullptr;
     }
-    if (spec != nullptr) levels.push_back(Level{level, entry, spec});
+    if (spec != nullptr) add(Level{level, entry, spec});
     if (parent.empty()) break;
     level = parent;
   }
 }
+
+// One level of a CONSUME: the level, a view of it at the call's instant
+// (pointed at the level's state after the call once it is charged: the
+// quota period it computed depends on the clock only), and its verdict.
+struct CheckedLevel {
+  CheckedLevel(const Level& l, int64_t now)
+      : level(l), view(*l.spec, l.state(), now) {
+    // A cancelled level is no longer enforced, expired or not.
+    expired = !l.spec->cancelled && view.expired();
+  }
+  Level level;
+  LevelView view;
+  bool expired;
+  bool denies = false;
+};
 
 // The state to charge `level` into: its entry materialized and its counter
 // allocated if needed, reset if it belongs to another epoch. Entries never
@@ -260,66 +295,59 @@ Result<bool> Engine::Cancel(std::string_view key) {
 Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, ConsumeOptions options) {
   if (amount < 0) return InvalidArgument("amount must not be negative");
   if (impl_->HasStarSegment(key)) return DefaultNotCounter(key);
-  uint32_t shard_index = impl_->ShardOf(key);
+  const Impl::Root root = impl_->RootOf(key);
+  uint32_t shard_index = impl_->ShardOf(root);
   ShardLocks locks(*impl_, shard_index);
   if (!locks.ok()) return NotInSection();
   Shard& shard = impl_->shards[shard_index];
   const int64_t now = clock_->NowMs();
 
-  Levels levels;
-  ResolveLevels(*impl_, shard, key, levels);
-  if (levels.empty()) return NoLimit(key);
+  absl::InlinedVector<CheckedLevel, 4> resolved;
+  ResolveLevels(*impl_, shard, key, root, t_hash_hints.Of(key),
+                [&](const Level& l) { resolved.emplace_back(l, now); });
+  if (resolved.empty()) return NoLimit(key);
+  // The loops below walk a span: an InlinedVector works out where its
+  // elements are (inline or not) at every begin() and end().
+  const std::span<CheckedLevel> levels(resolved.data(), resolved.size());
 
-  // Check every level before touching any. One view per level: it is
-  // pointed at the level's state after the call further down (the quota
-  // period it computed depends on the clock only).
-  absl::InlinedVector<LevelView, 4> views;
-  absl::InlinedVector<bool, 4> expired(levels.size()), denies(levels.size());
+  // Check every level before touching any.
   bool any_denied = false;
-  for (size_t i = 0; i < levels.size(); ++i) {
-    const LevelView& view = views.emplace_back(*levels[i].spec, levels[i].state(), now);
-    // A cancelled level is no longer enforced, expired or not.
-    expired[i] = !levels[i].spec->cancelled && view.expired();
-    denies[i] = expired[i] || (levels[i].spec->enforced() && !view.Fits(amount));
-    any_denied |= denies[i];
+  for (CheckedLevel& l : levels) {
+    l.denies = l.expired || (l.level.spec->enforced() && !l.view.Fits(amount));
+    any_denied |= l.denies;
   }
   const bool charge = amount > 0 && (!any_denied || options.force);
   if (charge) {
-    for (size_t i = 0; i < levels.size(); ++i) {
-      if (expired[i]) continue;
-      if (!internal::CanCharge(views[i], amount)) {
+    for (const CheckedLevel& l : levels) {
+      if (!l.expired && !internal::CanCharge(l.view, amount)) {
         return Error{ErrorCode::kOverflow, "increment or decrement would overflow"};
       }
     }
   }
 
-  // The state each level has after this call: charged for real, charged in
-  // a copy (DRYRUN answers as the call would), or unchanged.
+  // Each view is pointed at the state its level has after this call:
+  // charged for real, charged in a copy (DRYRUN answers as the call
+  // would), or unchanged (where the view already points).
   absl::InlinedVector<LevelState, 4> dry_states;
-  absl::InlinedVector<const LevelState*, 4> after(levels.size());
   if (charge && !options.dry_run) {
-    for (size_t i = 0; i < levels.size(); ++i) {
-      if (expired[i]) continue;
-      internal::Charge(views[i], CounterFor(shard, levels[i], views[i]), amount);
-    }
-    for (size_t i = 0; i < levels.size(); ++i) after[i] = levels[i].state();
     ChangeBatch changes(*impl_);
-    if (changes.on()) {
-      for (size_t i = 0; i < levels.size(); ++i) {
-        if (expired[i]) continue;
-        internal::EncodeCharge(changes.out(), levels[i].key, *levels[i].spec, *after[i]);
-      }
+    for (CheckedLevel& l : levels) {
+      if (l.expired) continue;
+      LevelState& state = CounterFor(shard, l.level, l.view);
+      internal::Charge(l.view, state, amount);
+      l.view.set_state(&state);
+      if (changes.on()) internal::EncodeCharge(changes.out(), l.level.key, *l.level.spec, state);
     }
-  } else {
+  } else if (charge) {
     dry_states.resize(levels.size());
     for (size_t i = 0; i < levels.size(); ++i) {
-      after[i] = levels[i].state();
-      if (!charge || expired[i]) continue;
-      const Spec& spec = *levels[i].spec;
-      dry_states[i] = after[i] ? internal::CopyState(spec, *after[i])
-                               : internal::FreshState(spec, now);
+      CheckedLevel& l = levels[i];
+      if (l.expired) continue;
+      const Spec& spec = *l.level.spec;
+      const LevelState* state = l.level.state();
+      dry_states[i] = state ? internal::CopyState(spec, *state) : internal::FreshState(spec, now);
       internal::Charge(spec, dry_states[i], now, amount);
-      after[i] = &dry_states[i];
+      l.view.set_state(&dry_states[i]);
     }
   }
 
@@ -327,46 +355,45 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
   // allowed), the smallest remaining; the deepest on a tie. An expired
   // level has nothing remaining; one without a hard limit, infinitely much.
   constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
-  size_t named = levels.size();
+  const CheckedLevel* named = nullptr;
   int64_t named_remaining = kUnbounded;
   int64_t retry_after = 0;
-  for (size_t i = 0; i < levels.size(); ++i) views[i].set_state(after[i]);
-  for (size_t i = 0; i < levels.size(); ++i) {
-    if (any_denied && !denies[i]) continue;
-    const Spec& spec = *levels[i].spec;
-    const LevelView& view = views[i];
-    int64_t remaining = expired[i] ? 0 : spec.enforced() ? view.Remaining() : kUnbounded;
-    if (named == levels.size() || remaining < named_remaining) {
-      named = i;
+  for (const CheckedLevel& l : levels) {
+    if (any_denied && !l.denies) continue;
+    int64_t remaining = l.expired                     ? 0
+                        : l.level.spec->enforced() ? l.view.Remaining()
+                                                     : kUnbounded;
+    if (named == nullptr || remaining < named_remaining) {
+      named = &l;
       named_remaining = remaining;
     }
     if (any_denied && retry_after >= 0) {
-      int64_t wait = expired[i] ? -1 : view.RetryAfter(amount);
+      int64_t wait = l.expired ? -1 : l.view.RetryAfter(amount);
       retry_after = wait < 0 ? -1 : std::max(retry_after, wait);
     }
   }
   if (retry_after > 0) {
     // A wait that reaches the expiry of any level never succeeds.
-    for (size_t i = 0; i < levels.size(); ++i) {
-      if (levels[i].spec->cancelled) continue;
-      const LevelView& view = views[i];
-      if (view.ExpiresAt() != internal::kNever && now + retry_after >= view.ExpiresAt()) {
+    for (const CheckedLevel& l : levels) {
+      if (l.level.spec->cancelled) continue;
+      int64_t expires_at = l.view.ExpiresAt();
+      if (expires_at != internal::kNever && now + retry_after >= expires_at) {
         retry_after = -1;
         break;
       }
     }
   }
 
-  const Spec& spec = *levels[named].spec;
+  const Spec& spec = *named->level.spec;
   ConsumeReply reply;
   reply.allowed = !any_denied;
-  if (spec.enforced() || (expired[named] && spec.def.hard)) {
+  if (spec.enforced() || (named->expired && spec.def.hard)) {
     reply.remaining = named_remaining;
     reply.limit = spec.def.hard;
   }
   reply.retry_after_ms = retry_after;
-  reply.reset_after_ms = views[named].ResetAfter(0);
-  reply.level = levels[named].key;
+  reply.reset_after_ms = named->view.ResetAfter(0);
+  reply.level = named->level.key;
   return reply;
 }
 
@@ -387,6 +414,7 @@ void Engine::Prefetch(std::span<const std::string_view> keys) const {
     if (n == kMaxKeys) break;
     Shard& shard = impl_->shards[impl_->ShardOf(key)];
     size_t hash = internal::HashKey(key);
+    t_hash_hints.Note(key, hash);
     if (!shard.mu.try_lock()) continue;
     shard.keys.PrefetchSlots(hash);
     shard.mu.unlock();
@@ -409,14 +437,16 @@ void Engine::Prefetch(std::span<const std::string_view> keys) const {
 Result<int64_t> Engine::Refund(std::string_view key, int64_t amount) {
   if (amount < 0) return InvalidArgument("amount must not be negative");
   if (impl_->HasStarSegment(key)) return DefaultNotCounter(key);
-  uint32_t shard_index = impl_->ShardOf(key);
+  const Impl::Root root = impl_->RootOf(key);
+  uint32_t shard_index = impl_->ShardOf(root);
   ShardLocks locks(*impl_, shard_index);
   if (!locks.ok()) return NotInSection();
   Shard& shard = impl_->shards[shard_index];
   const int64_t now = clock_->NowMs();
 
   Levels levels;
-  ResolveLevels(*impl_, shard, key, levels);
+  ResolveLevels(*impl_, shard, key, root, std::nullopt,
+                [&](const Level& l) { levels.push_back(l); });
   if (levels.empty()) return NoLimit(key);
   ChangeBatch changes(*impl_);
   for (const Level& level : levels) {

@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "change_codec.h"
-#include "xxhash.h"
 
 namespace limiterd {
 namespace {
@@ -35,10 +34,18 @@ Engine::Impl::Impl(std::string sep, const Clock* clk, size_t count)
       shard_count(RoundUpPowerOfTwo(std::max<size_t>(count, 1))),
       shards(new internal::Shard[shard_count]) {}
 
-uint32_t Engine::Impl::ShardOf(std::string_view key) const {
+Engine::Impl::Root Engine::Impl::RootOf(std::string_view key) const {
   std::string_view root = key;
-  if (!separator.empty()) root = key.substr(0, key.find(separator));
-  return static_cast<uint32_t>(XXH3_64bits(root.data(), root.size()) & (shard_count - 1));
+  if (separator.size() == 1) {
+    // find of a string compares at every candidate; memchr is one call.
+    const void* at = key.empty() ? nullptr : std::memchr(key.data(), separator[0], key.size());
+    if (at != nullptr) {
+      root = key.substr(0, static_cast<size_t>(static_cast<const char*>(at) - key.data()));
+    }
+  } else if (!separator.empty()) {
+    root = key.substr(0, key.find(separator));
+  }
+  return Root{root, internal::HashKey(root)};
 }
 
 bool Engine::Impl::HasStarSegment(std::string_view key) const {

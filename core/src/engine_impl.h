@@ -52,7 +52,18 @@ struct SnapshotCapture {
 struct Engine::Impl {
   Impl(std::string separator, const Clock* clock, size_t shard_count);
 
-  uint32_t ShardOf(std::string_view key) const;
+  // A key's root segment (the whole key when the hierarchy is off) and its
+  // hash. The hash is the key table's own (internal::HashKey), so the one
+  // hash that picks the shard also finds the root's entry in it.
+  struct Root {
+    std::string_view name;
+    size_t hash;
+  };
+  Root RootOf(std::string_view key) const;
+  uint32_t ShardOf(const Root& root) const {
+    return static_cast<uint32_t>(root.hash & (shard_count - 1));
+  }
+  uint32_t ShardOf(std::string_view key) const { return ShardOf(RootOf(key)); }
   bool IsTopDefault(std::string_view key) const { return key == "*"; }
   // A key with a "*" segment: a default, not a counter.
   bool HasStarSegment(std::string_view key) const;

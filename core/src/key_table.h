@@ -146,6 +146,11 @@ class KeyTable {
     auto it = index_.find(key);
     return it == index_.end() ? nullptr : &At(*it);
   }
+  // The same, with `hash` = HashKey(key) already computed by the caller.
+  Entry* Find(std::string_view key, size_t hash) {
+    auto it = index_.find(key, hash);
+    return it == index_.end() ? nullptr : &At(*it);
+  }
   // The entry of `key`, made (no definition, no counter) if there is none.
   Entry& FindOrInsert(std::string_view key);
   bool Erase(std::string_view key);

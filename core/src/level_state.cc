@@ -49,6 +49,16 @@ QuotaPeriod MonthlyPeriod(int64_t anchor_ms, int64_t index) {
                      MonthlyPeriodStart(anchor_ms, index + 1)};
 }
 
+// The calendar work when the slot holds another period: out of line, so
+// the hit path of QuotaPeriodAt (every CONSUME, at every level) stays a
+// few instructions with no registers to save.
+[[gnu::noinline]] QuotaPeriod FillMonthlySlot(MonthlySlot& slot, int64_t anchor_ms,
+                                              int64_t now_ms) {
+  QuotaPeriod period = MonthlyPeriod(anchor_ms, MonthlyPeriodIndex(anchor_ms, now_ms));
+  slot = MonthlySlot{anchor_ms, period};
+  return period;
+}
+
 }  // namespace
 
 QuotaPeriod QuotaPeriodAt(const Spec& spec, int64_t now_ms) {
@@ -61,9 +71,7 @@ QuotaPeriod QuotaPeriodAt(const Spec& spec, int64_t now_ms) {
           now_ms < slot.period.end_ms) {
         return slot.period;
       }
-      QuotaPeriod period = MonthlyPeriod(*d.anchor_ms, MonthlyPeriodIndex(*d.anchor_ms, now_ms));
-      slot = MonthlySlot{*d.anchor_ms, period};
-      return period;
+      return FillMonthlySlot(slot, *d.anchor_ms, now_ms);
     }
     default: {
       int64_t index = FloorDiv(now_ms - *d.anchor_ms, spec.period_len_ms);
@@ -135,12 +143,6 @@ LevelState LevelView::NewState() const {
   return FreshState(spec_, now_);
 }
 
-int64_t LevelView::ExpiresAt() const {
-  const LimitDefinition& d = spec_.def;
-  int64_t at = d.valid_until_ms.value_or(kNever);
-  return std::min(at, spec_.first_period_end_ms);
-}
-
 int64_t LevelView::WindowOldestSlot() const {
   const auto& w = std::get<WindowState>(*state_);
   return std::max(FloorDiv(now_ - spec_.def.window_ms, spec_.slot_ms),
@@ -153,44 +155,21 @@ __int128 LevelView::BucketDebt() const {
   return debt > 0 ? debt : 0;
 }
 
-int64_t LevelView::Consumed() const {
-  if (state_ == nullptr) return 0;
-  switch (spec_.def.kind) {
-    case Kind::kQuota: {
-      const auto& q = std::get<QuotaState>(*state_);
-      // A clock that went back reads the later period's usage: never less.
-      return q.index >= period_.index ? q.consumed : 0;
-    }
-    case Kind::kWindow: {
-      const auto& w = std::get<WindowState>(*state_);
-      if (!w.ring) return 0;
-      int64_t sum = 0;  // cannot overflow: Charge keeps every slot sum in range
-      for (int64_t s = WindowOldestSlot(); s <= w.newest_slot; ++s) {
-        sum += w.ring[RingIndex(s, spec_.slots)];
-      }
-      return sum;
-    }
-    case Kind::kBucket:
-      return CeilDiv(BucketDebt(), spec_.def.rate_per_ms);
+int64_t LevelView::WindowOrBucketConsumed() const {
+  if (spec_.def.kind == Kind::kBucket) return CeilDiv(BucketDebt(), spec_.def.rate_per_ms);
+  const auto& w = std::get<WindowState>(*state_);
+  if (!w.ring) return 0;
+  int64_t sum = 0;  // cannot overflow: Charge keeps every slot sum in range
+  for (int64_t s = WindowOldestSlot(); s <= w.newest_slot; ++s) {
+    sum += w.ring[RingIndex(s, spec_.slots)];
   }
-  return 0;
+  return sum;
 }
 
-int64_t LevelView::Remaining() const {
-  if (!spec_.def.hard) return 0;
-  int64_t consumed = Consumed();
-  return consumed >= *spec_.def.hard ? 0 : *spec_.def.hard - consumed;
-}
-
-bool LevelView::Fits(int64_t amount) const {
-  if (amount == 0 || !spec_.def.hard) return true;
-  if (spec_.def.kind == Kind::kBucket) {
-    const LimitDefinition& d = spec_.def;
-    __int128 need = BucketDebt() + static_cast<__int128>(amount) * d.rate_per_ms;
-    return need <= static_cast<__int128>(*d.burst) * d.rate_per_ms;
-  }
-  int64_t consumed = Consumed();
-  return consumed <= *spec_.def.hard && amount <= *spec_.def.hard - consumed;
+bool LevelView::BucketFits(int64_t amount) const {
+  const LimitDefinition& d = spec_.def;
+  __int128 need = BucketDebt() + static_cast<__int128>(amount) * d.rate_per_ms;
+  return need <= static_cast<__int128>(*d.burst) * d.rate_per_ms;
 }
 
 int64_t LevelView::RetryAfter(int64_t amount) const {
@@ -256,17 +235,13 @@ bool CanCharge(const Spec& spec, const LevelState& state, int64_t now_ms, int64_
   return CanCharge(LevelView(spec, &state, now_ms), amount);
 }
 
-bool CanCharge(const LevelView& view, int64_t amount) {
+bool CanChargeBucket(const LevelView& view, int64_t amount) {
+  // Both the units in use and the time to refill them must fit: the
+  // latter is a reply field and is added to now in USAGE.GET.
   const Spec& spec = view.spec();
-  if (spec.def.kind == Kind::kBucket) {
-    // Both the units in use and the time to refill them must fit: the
-    // latter is a reply field and is added to now in USAGE.GET.
-    __int128 debt = static_cast<__int128>(view.Consumed()) * spec.def.rate_per_ms +
-                    static_cast<__int128>(amount) * spec.def.rate_per_ms;
-    return debt / spec.def.rate_per_ms <= INT64_MAX && debt / spec.def.rate <= kMaxTimeMs;
-  }
-  int64_t sum;
-  return !__builtin_add_overflow(view.Consumed(), amount, &sum);
+  __int128 debt = static_cast<__int128>(view.Consumed()) * spec.def.rate_per_ms +
+                  static_cast<__int128>(amount) * spec.def.rate_per_ms;
+  return debt / spec.def.rate_per_ms <= INT64_MAX && debt / spec.def.rate <= kMaxTimeMs;
 }
 
 namespace {

@@ -75,7 +75,7 @@ class LevelView {
   const Spec& spec() const { return spec_; }
   bool expired() const { return now_ >= ExpiresAt(); }
   // valid_until, or the end of a NORENEW quota's first period; kNever.
-  int64_t ExpiresAt() const;
+  int64_t ExpiresAt() const { return spec_.expires_at_ms; }
   int64_t Consumed() const;  // usage now (bucket: tokens in use)
   // hard - consumed, at least 0. Meaningful when spec().def.hard is set.
   int64_t Remaining() const;
@@ -98,6 +98,8 @@ class LevelView {
  private:
   int64_t WindowOldestSlot() const;  // first slot still counted now
   __int128 BucketDebt() const;       // scaled units of usage not yet refilled
+  int64_t WindowOrBucketConsumed() const;  // Consumed() of a charged window or bucket
+  bool BucketFits(int64_t amount) const;   // Fits() of a bucket with a hard limit
 
   const Spec& spec_;
   const LevelState* state_;
@@ -118,10 +120,41 @@ int64_t QuotaPeriodStart(const Spec& spec, int64_t index);
 [[nodiscard]] bool CanCharge(const Spec& spec, const LevelState& state, int64_t now_ms,
                              int64_t amount);
 [[nodiscard]] bool CanCharge(const LevelView& view, int64_t amount);  // null state: fresh
+[[nodiscard]] bool CanChargeBucket(const LevelView& view, int64_t amount);  // of a bucket level
 void Charge(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount);
 // The same, at the view's instant, reusing its quota period.
 void Charge(const LevelView& view, LevelState& state, int64_t amount);
 void Refund(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount);
+
+// Inline, with the quota's arithmetic here and the window's and bucket's
+// out of line: CONSUME asks these of every level it checks, and most
+// levels are quotas.
+inline int64_t LevelView::Consumed() const {
+  if (state_ == nullptr) return 0;
+  if (spec_.def.kind != Kind::kQuota) return WindowOrBucketConsumed();
+  const auto& q = std::get<QuotaState>(*state_);
+  // A clock that went back reads the later period's usage: never less.
+  return q.index >= period_.index ? q.consumed : 0;
+}
+
+inline int64_t LevelView::Remaining() const {
+  if (!spec_.def.hard) return 0;
+  int64_t consumed = Consumed();
+  return consumed >= *spec_.def.hard ? 0 : *spec_.def.hard - consumed;
+}
+
+inline bool LevelView::Fits(int64_t amount) const {
+  if (amount == 0 || !spec_.def.hard) return true;
+  if (spec_.def.kind == Kind::kBucket) return BucketFits(amount);
+  int64_t consumed = Consumed();
+  return consumed <= *spec_.def.hard && amount <= *spec_.def.hard - consumed;
+}
+
+inline bool CanCharge(const LevelView& view, int64_t amount) {
+  if (view.spec().def.kind == Kind::kBucket) return CanChargeBucket(view, amount);
+  int64_t sum;
+  return !__builtin_add_overflow(view.Consumed(), amount, &sum);
+}
 
 // Moves a window's newest sub-window up to `slot` (never down), zeroing
 // the ring slots it reuses; allocates a ring of `slots` if it has none.

@@ -122,3 +122,40 @@ TEST_CASE("Prefetch against concurrent changes", "[prefetch][concurrency]") {
   CHECK(Take(engine, UserKey(0, 1), 5).allowed);
   CHECK(!Take(engine, UserKey(0, 2), 1).allowed);
 }
+
+// Prefetch leaves each key's hash for the calls that follow, found by the
+// key's address (core/src/hash_hints.h). A caller may reuse its buffer in
+// between: the bytes at a prefetched address, same size, are then another
+// key, and the call must answer for those bytes.
+TEST_CASE("Prefetch: a key's buffer reused after it still answers for its bytes",
+          "[prefetch]") {
+  Engine engine;
+  std::string a = UserKey(1, 1), b = UserKey(1, 2), c = UserKey(2, 1);
+  SetOk(engine, a, Quota(10));
+  SetOk(engine, b, Quota(20));  // an own limit: found only by its own entry
+  SetOk(engine, c, Quota(30));
+  Take(engine, a, 1);
+  Take(engine, b, 1);
+
+  std::string buffer = a;
+  std::string other = c;
+  engine.Prefetch(std::vector<std::string_view>{buffer, other});
+  const char* at = buffer.data();
+  buffer = b;  // same size, other bytes
+  REQUIRE(buffer.data() == at);
+  ConsumeReply r = Take(engine, buffer, 2);
+  CHECK(r.allowed);
+  CHECK(r.level == b);
+  CHECK(r.remaining == 17);
+  CHECK(Used(engine, a) == 1);
+  CHECK(Used(engine, b) == 3);
+  // And a prefetched key that was missing and then made: found.
+  std::string d = UserKey(3, 1);
+  std::string buffer_d = d;
+  engine.Prefetch(std::vector<std::string_view>{buffer_d, other});
+  SetOk(engine, d, Quota(4));
+  r = Take(engine, buffer_d, 4);
+  CHECK(r.allowed);
+  CHECK(r.remaining == 0);
+  CHECK(engine.Size() == 4);
+}

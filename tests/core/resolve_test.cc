@@ -44,6 +44,33 @@ TEST_CASE("resolve: empty segments find their own defaults", "[resolve]") {
   CHECK(InfoOf(f.engine, "/x").source == "*");
 }
 
+// The root level is looked up with the hash that picked the shard; a key
+// that starts with the separator has an empty root, which is not its level.
+TEST_CASE("resolve: roots and keys that start with the separator find their own limits",
+          "[resolve]") {
+  Fixture f(T);
+  SetOk(f.engine, "/x", Quota(5));
+  SetOk(f.engine, "/x/y", Quota(3));
+  SetOk(f.engine, "r", Quota(4));
+  for (int i = 1; i <= 2; ++i) {  // the second call finds the counters made by the first
+    ConsumeReply r = Take(f.engine, "/x/y", 1);
+    CHECK(r.allowed);
+    CHECK(r.level == "/x/y");
+    CHECK(r.remaining == 3 - i);
+    CHECK(Used(f.engine, "/x") == i);
+    r = Take(f.engine, "r", 1);
+    CHECK(r.allowed);
+    CHECK(r.remaining == 4 - i);
+  }
+  CHECK(RefundOk(f.engine, "/x/y", 2) == 0);
+  CHECK(Used(f.engine, "/x") == 0);
+  CHECK(RefundOk(f.engine, "r", 1) == 1);
+  Fixture flat(T, "");  // no hierarchy: every key is its own root
+  SetOk(flat.engine, "a/b", Quota(2));
+  CHECK(Take(flat.engine, "a/b", 2).allowed);
+  CHECK_FALSE(Take(flat.engine, "a/b", 1).allowed);
+}
+
 TEST_CASE("resolve: a three-level path of defaults, each level its own", "[resolve]") {
   Fixture f(T);
   SetOk(f.engine, "org:1", Quota(1000));
