@@ -90,8 +90,12 @@ TEST_CASE("EXEC is atomic: a transaction's two consumes are never split", "[mult
   REQUIRE((*setup)({"LIMIT.SET", "a", "UNLIMITED"}) == kOk);
   REQUIRE((*setup)({"LIMIT.SET", "b", "UNLIMITED"}) == kOk);
   std::atomic<bool> done{false};
+  // The writers start once the reader has checked once: on a loaded
+  // machine they could otherwise finish before the reader ever ran.
+  std::atomic<int> checks{0};
   auto writer = [&] {
     auto c = f.NewClient();
+    while (checks.load() == 0) std::this_thread::yield();
     for (int i = 0; i < 2000; ++i) {
       (void)(*c)({"MULTI"});
       (void)(*c)({"CREDITS.CONSUME", "a", "1"});
@@ -99,11 +103,11 @@ TEST_CASE("EXEC is atomic: a transaction's two consumes are never split", "[mult
       (void)(*c)({"EXEC"});
     }
   };
-  int mismatches = 0, checks = 0;
+  int mismatches = 0;
   std::thread w1(writer), w2(writer);
   std::thread reader([&] {
     auto c = f.NewClient();
-    while (!done.load()) {
+    do {
       (void)(*c)({"MULTI"});
       (void)(*c)({"CREDITS.CONSUME", "a", "0"});
       (void)(*c)({"CREDITS.CONSUME", "b", "0"});
@@ -116,7 +120,7 @@ TEST_CASE("EXEC is atomic: a transaction's two consumes are never split", "[mult
       second_part = second_part.substr(0, second_part.rfind("$1"));
       if (first_part != second_part) ++mismatches;
       ++checks;
-    }
+    } while (!done.load());
   });
   w1.join();
   w2.join();
