@@ -26,7 +26,7 @@ constexpr auto kCronPeriod = std::chrono::milliseconds(100);
 // examines at most this many keys per call (before 5a45b7b it walked every
 // key whenever fewer than its budget were idle, 22% of a core with the 100k
 // counters of bench/compare.sh). 4096 a tick is 40k keys a second for about
-// 1% of a core, and holds no shard's lock for long.
+// 1% of a core, and holds a shard's lock for at most 128 keys at a time.
 constexpr size_t kIdleDropBudget = 4096;  // keys examined per tick
 constexpr int kDrainAttempts = 500;       // x 10 ms
 }  // namespace

@@ -294,6 +294,26 @@ TEST_CASE("DropIdleCounters: the budget bounds the keys examined, not the drops"
   CHECK(Used(f.engine, "org:a/u7") == 1);
 }
 
+// A shard's lock is let go every 128 entries; one call with budget to
+// spare must still go on in the same shard where it stopped, and reach
+// every idle counter of a shard far larger than that.
+TEST_CASE("DropIdleCounters: one call sweeps a large shard in several holds", "[defaults][drop]") {
+  Fixture f(T);
+  SetOk(f.engine, "org:a/*", Quota(100));
+  constexpr int kIdle = 1000;  // one shard: every key lives with org:a
+  for (int i = 0; i < kIdle; ++i) {
+    const std::string k = "org:a/u" + std::to_string(i);
+    CHECK(Take(f.engine, k, 1).allowed);
+    CHECK(RefundOk(f.engine, k, 1) == 0);
+  }
+  CHECK(Take(f.engine, "org:a/busy", 1).allowed);
+  REQUIRE(f.engine.Size() == kIdle + 2u);
+  // One call with budget for every key: it visits every shard once.
+  CHECK(f.engine.DropIdleCounters(size_t{1} << 20) == size_t{kIdle});
+  CHECK(ScanAll(f.engine) == Keys({"org:a/*", "org:a/busy"}));
+  CHECK(Used(f.engine, "org:a/busy") == 1);
+}
+
 TEST_CASE("keys with a '*' segment are defaults, not counters", "[defaults][validation]") {
   Fixture f(T);
   SetUpOrg(f.engine);
