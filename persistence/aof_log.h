@@ -91,8 +91,12 @@ class AofLog {
   // what is framed from now on goes to `next`, which holds `next_size` bytes.
   void SwitchFileAtCut(std::shared_ptr<LogFile> next, std::uint64_t next_size);
 
-  // See Durability::ReadyToReply / WhenDurable.
+  // See Durability::ReadyToReply / WhenDurable / WouldWriteToReply.
   bool ReadyToReply(std::uint64_t lsn, bool* failed);
+  bool WouldWriteToReply(std::uint64_t lsn) const {
+    return policy_ != FsyncPolicy::kAlways && !failed_.load(std::memory_order_acquire) &&
+           written_lsn_.load(std::memory_order_acquire) < lsn;
+  }
   void WhenDurable(std::uint64_t lsn, std::function<void(bool ok)> done);
 
   // Writes and fdatasyncs everything framed so far, whatever the policy

@@ -208,6 +208,10 @@ void Durability::Record(std::string_view changes) {
 
 std::uint64_t Durability::ThreadLastLsn() { return t_last_lsn; }
 
+bool Durability::WouldWriteToReply(std::uint64_t lsn) const {
+  return state_->log && lsn != 0 && state_->log->WouldWriteToReply(lsn);
+}
+
 bool Durability::ReadyToReply(std::uint64_t lsn, bool* failed) {
   *failed = false;
   if (!state_->log || lsn == 0) return true;

@@ -147,6 +147,10 @@ class Durability : public ChangeSink {
   // False with appendfsync always when it is not on disk yet: then call
   // WhenDurable. Also false (with `*failed` set) when the write failed.
   bool ReadyToReply(uint64_t lsn, bool* failed);
+  // True when ReadyToReply(lsn) would write(2) now (no / everysec, not yet
+  // written). A caller serving many clients may first let the others'
+  // batches in, so that one write covers them all.
+  bool WouldWriteToReply(uint64_t lsn) const;
   // appendfsync always: runs done(ok) on the sync thread once `lsn` is on
   // disk (ok) or its write failed (!ok). Post back to your own thread.
   void WhenDurable(uint64_t lsn, std::function<void(bool ok)> done);

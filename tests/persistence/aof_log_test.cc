@@ -175,6 +175,34 @@ TEST_CASE("log: LSNs grow by the framed bytes; a switch splits the stream at the
   CHECK(Payloads(dir.aof_dir() + "/a.2.incr.aof") == std::vector<std::string>{"fourth, after it"});
 }
 
+// WouldWriteToReply tells a connection that replying now would make the
+// write(2) (so it may let other batches in first); it must turn false once
+// anyone's write covers the LSN, and never be true with always.
+TEST_CASE("log: WouldWriteToReply until a write covers the LSN", "[aof][log]") {
+  TempDir dir;
+  fs::create_directories(dir.aof_dir());
+  uint64_t size = 0;
+  for (FsyncPolicy policy : {FsyncPolicy::kEverySec, FsyncPolicy::kNo}) {
+    auto file = OpenNewIncr(dir.aof_dir(), policy == FsyncPolicy::kNo ? "n.incr.aof" : "e.incr.aof",
+                            &size);
+    AofLog log(policy, file, size);
+    const uint64_t a = log.Append("first");
+    const uint64_t b = log.Append("second");
+    CHECK(log.WouldWriteToReply(a));
+    CHECK(log.WouldWriteToReply(b));
+    bool failed = false;
+    CHECK(log.ReadyToReply(b, &failed));  // the write covers a too
+    CHECK_FALSE(log.WouldWriteToReply(a));
+    CHECK_FALSE(log.WouldWriteToReply(b));
+    const uint64_t c = log.Append("third");
+    CHECK(log.WouldWriteToReply(c));
+    CHECK_FALSE(log.WouldWriteToReply(b));
+  }
+  auto file = OpenNewIncr(dir.aof_dir(), "a.incr.aof", &size);
+  AofLog always(FsyncPolicy::kAlways, file, size);
+  CHECK_FALSE(always.WouldWriteToReply(always.Append("x")));
+}
+
 TEST_CASE("log: appendfsync always, one fsync serves many writers", "[aof][group]") {
   TempDir dir;
   AdjustableClock clock(kT0);
