@@ -75,6 +75,30 @@ size_t ParsePlainHeader(std::string_view buf, size_t start, int64_t* out) {
   return static_cast<size_t>(p - buf.data());
 }
 
+// Walks `count` bulks from `pos`, each "$<len>\r\n<bytes>\r\n" with a plain
+// header, whole in `buf` and at most `max_len` long, calling arg(i, view)
+// for each; returns where the last one ends, or kNotFound at the first
+// that is not so (the calls made until then stand). The two bytes after
+// each bulk's data are not checked, as Redis does not. PeekCommand and the
+// parser's whole-command path both walk with it.
+template <class Arg>
+size_t WalkPlainBulks(std::string_view buf, size_t pos, int64_t count, uint64_t max_len,
+                      Arg&& arg) {
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t len = 0;
+    size_t cr = kNotFound;
+    if (pos < buf.size() && buf[pos] == '$') cr = ParsePlainHeader(buf, pos + 1, &len);
+    if (cr == kNotFound || static_cast<uint64_t>(len) > max_len ||
+        buf.size() - (cr + 2) < static_cast<uint64_t>(len) + 2) {
+      return kNotFound;
+    }
+    pos = cr + 2;
+    arg(i, buf.substr(pos, static_cast<size_t>(len)));
+    pos += static_cast<size_t>(len) + 2;
+  }
+  return pos;
+}
+
 // isspace() in the C locale, which sdssplitargs uses to skip blanks and to
 // accept what follows a closing quote.
 bool IsBlank(char c) {
@@ -236,21 +260,14 @@ bool PeekCommand(std::string_view buf, PeekedCommand* out) {
   if (buf.empty() || buf[0] != '*') return false;
   size_t cr = ParsePlainHeader(buf, 1, &count);
   if (cr == kNotFound || count < 1 || static_cast<uint64_t>(count) > kMaxPeekArgs) return false;
-  size_t pos = cr + 2;
-  for (int64_t i = 0; i < count; ++i) {
-    int64_t len = 0;
-    if (pos >= buf.size() || buf[pos] != '$') return false;
-    cr = ParsePlainHeader(buf, pos + 1, &len);
-    if (cr == kNotFound) return false;
-    pos = cr + 2;
-    if (buf.size() - pos < static_cast<uint64_t>(len) + 2) return false;  // not all here yet
-    std::string_view arg = buf.substr(pos, static_cast<size_t>(len));
-    if (i == 0) out->name = arg;
-    if (i == 1) out->first_arg = arg;
-    pos += static_cast<size_t>(len) + 2;
-  }
-  if (count == 1) out->first_arg = {};
-  out->size = pos;
+  out->first_arg = {};
+  const size_t end = WalkPlainBulks(buf, cr + 2, count, UINT64_MAX,
+                                    [&](int64_t i, std::string_view arg) {
+                                      if (i == 0) out->name = arg;
+                                      if (i == 1) out->first_arg = arg;
+                                    });
+  if (end == kNotFound) return false;
+  out->size = end;
   return true;
 }
 
@@ -291,21 +308,13 @@ bool RequestParser::ParseWholeCommand(std::string_view buf) {
   const uint64_t max_len = authenticated_ ? limits_.max_bulk_len
                                           : std::min(limits_.max_bulk_len,
                                                      limits_.unauthenticated_max_bulk_len);
-  size_t pos = pos_;
-  for (int64_t i = 0; i < multibulk_remaining_; ++i) {
-    int64_t len = 0;
-    size_t cr = kNotFound;
-    if (pos < buf.size() && buf[pos] == '$') cr = ParsePlainHeader(buf, pos + 1, &len);
-    if (cr == kNotFound || static_cast<uint64_t>(len) > max_len ||
-        buf.size() - (cr + 2) < static_cast<uint64_t>(len) + 2) {
-      args_.clear();
-      return false;
-    }
-    pos = cr + 2;
-    args_.push_back(buf.substr(pos, static_cast<size_t>(len)));
-    pos += static_cast<size_t>(len) + 2;  // the two bytes after the data: unchecked, as Redis
+  const size_t end = WalkPlainBulks(buf, pos_, multibulk_remaining_, max_len,
+                                    [&](int64_t, std::string_view arg) { args_.push_back(arg); });
+  if (end == kNotFound) {
+    args_.clear();
+    return false;
   }
-  pos_ = pos;
+  pos_ = end;
   return true;
 }
 
