@@ -101,13 +101,19 @@ setup_lines limiterd | to_resp >"$WORK/setup.limiterd.resp"
 setup_lines redis | to_resp >"$WORK/setup.redis.resp"
 SETUP_COUNT=$(setup_lines redis | wc -l)
 
-# Results: RPS[id], P50[id], P99[id], id = "table|P|test".
-declare -A RPS P50 P99 NOTE
+# Results: RPS[id], P50[id], P99[id], and CPU[id] (the server's CPU time
+# per request, us) and BUSY[id] (redis-benchmark's CPU time over its wall
+# time, %), id = "table|P|test". When the client is near 100% busy it is the
+# bottleneck: the rps ratio then says more about the client than about the
+# servers, and CPU per request is what tells their costs apart.
+declare -A RPS P50 P99 CPU BUSY NOTE
+CLK_TCK=$(getconf CLK_TCK)
 
-# bench_one ID PORT PIPELINE PIN DB ARGS...: one measurement (the median of
-# --repeat runs by throughput) of the command ARGS in database DB.
+# bench_one ID PORT PID PIPELINE PIN DB ARGS...: one measurement (the median
+# of --repeat runs by throughput) of the command ARGS in database DB, on the
+# server PID listening on PORT.
 bench_one() {
-  local id=$1 port=$2 p=$3 pin=$4 db=$5 n i line rc; shift 5
+  local id=$1 port=$2 pid=$3 p=$4 pin=$5 db=$6 n i line rc ticks0 ticks1 client cpu busy; shift 6
   case "$p" in 1) n=$requests ;; 16) n=$((requests * 5)) ;; *) n=$((requests * 10)) ;; esac
   # The Lua baseline runs 10x slower than the rest: fewer requests keep its
   # runs about as long as the others' (the rate is compared, not the count).
@@ -117,8 +123,11 @@ bench_one() {
   : >"$WORK/runs"
   for ((i = 0; i < repeat; i++)); do
     rc=0
-    timeout "$RUN_TIMEOUT" "${pre[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" \
-      -P "$p" -n "$n" -r "$RANDR" --dbnum "$db" --csv "$@" >"$WORK/bench.out" 2>"$WORK/bench.err" || rc=$?
+    ticks0=$(proc_cpu_ticks "$pid")
+    { TIMEFORMAT='%R %U %S'; time timeout "$RUN_TIMEOUT" "${pre[@]}" redis-benchmark -h 127.0.0.1 \
+      -p "$port" -c "$CLIENTS" -P "$p" -n "$n" -r "$RANDR" --dbnum "$db" --csv "$@" \
+      >"$WORK/bench.out" 2>"$WORK/bench.err"; } 2>"$WORK/bench.time" || rc=$?
+    ticks1=$(proc_cpu_ticks "$pid")
     if ((rc != 0)); then
       cat "$WORK/bench.err" "$WORK/bench.out" >&2
       ((rc == 124)) && die "$id: redis-benchmark took over ${RUN_TIMEOUT}s"
@@ -127,11 +136,15 @@ bench_one() {
     # "title","rps","avg","min","p50","p95","p99","max"
     line=$(tail -n 1 "$WORK/bench.out" | awk -F'","' '{ print $2, $5, $7 }')
     [[ $line =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+$ ]] || { cat "$WORK/bench.out" "$WORK/bench.err" >&2; die "$id: cannot parse redis-benchmark's output"; }
-    echo "$line" >>"$WORK/runs"
+    read -r client <"$WORK/bench.time"
+    cpu=$(awk -v t=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }')
+    busy=$(awk -v c="$client" 'BEGIN { split(c, t, " "); printf "%.0f", (t[1] > 0 ? (t[2] + t[3]) * 100 / t[1] : 0) }')
+    echo "$line $cpu $busy" >>"$WORK/runs"
   done
   line=$(sort -n -k1,1 "$WORK/runs" | sed -n "$(((repeat + 1) / 2))p")
-  read -r "RPS[$id]" "P50[$id]" "P99[$id]" <<<"$line"
-  log "$(printf '%-34s %12s rps  p50 %s ms  p99 %s ms' "$id" "${RPS[$id]}" "${P50[$id]}" "${P99[$id]}")"
+  read -r "RPS[$id]" "P50[$id]" "P99[$id]" "CPU[$id]" "BUSY[$id]" <<<"$line"
+  log "$(printf '%-34s %12s rps  p50 %s ms  p99 %s ms  server %s us/req  client %s%% busy' "$id" \
+    "${RPS[$id]}" "${P50[$id]}" "${P99[$id]}" "${CPU[$id]}" "${BUSY[$id]}")"
 }
 
 # run_table TABLE PERSIST THREADS SERVER_PIN CLIENT_PIN
@@ -163,11 +176,11 @@ run_table() {
   check_cmd "redis-$table" "$rport" '^1\) \(integer\) 1$' EVALSHA "$sha" 1 "$KEY_ONE" 1
 
   for p in "${PIPELINES[@]}"; do
-    bench_one "$table|$p|L:PING" "$lport" "$p" "$cpin" 0 PING
-    bench_one "$table|$p|R:PING" "$rport" "$p" "$cpin" 0 PING
-    bench_one "$table|$p|L:CONSUME" "$lport" "$p" "$cpin" 0 CREDITS.CONSUME "$KEY" 1
-    bench_one "$table|$p|R:INCRBY" "$rport" "$p" "$cpin" 1 INCRBY "$KEY" 1
-    bench_one "$table|$p|R:EVALSHA" "$rport" "$p" "$cpin" 0 EVALSHA "$sha" 1 "$KEY" 1
+    bench_one "$table|$p|L:PING" "$lport" "$lpid" "$p" "$cpin" 0 PING
+    bench_one "$table|$p|R:PING" "$rport" "$rpid" "$p" "$cpin" 0 PING
+    bench_one "$table|$p|L:CONSUME" "$lport" "$lpid" "$p" "$cpin" 0 CREDITS.CONSUME "$KEY" 1
+    bench_one "$table|$p|R:INCRBY" "$rport" "$rpid" "$p" "$cpin" 1 INCRBY "$KEY" 1
+    bench_one "$table|$p|R:EVALSHA" "$rport" "$rpid" "$p" "$cpin" 0 EVALSHA "$sha" 1 "$KEY" 1
   done
 
   # Still the accept path after the load (nothing was denied along the way).
@@ -248,6 +261,21 @@ print_table() {
     done
   done
 }
+# print_cpu_table TABLE: what each request cost the server, and how busy
+# the client was, for the rows of print_table.
+print_cpu_table() {
+  local table=$1 p pair l r
+  echo "| -P | limiterd | redis | limiterd CPU us/req | redis CPU us/req | **CPU ratio** | client busy, limiterd run | client busy, redis run |"
+  echo "|---:|---|---|---:|---:|---:|---:|---:|"
+  for p in "${PIPELINES[@]}"; do
+    for pair in "PING PING" "CONSUME INCRBY" "CONSUME EVALSHA"; do
+      l="$table|$p|L:${pair% *}"; r="$table|$p|R:${pair#* }"
+      printf '| %s | %s | %s | %s | %s | **%s** | %s%% | %s%% |\n' "$p" \
+        "$(label "${pair% *}")" "$(label "${pair#* }")" \
+        "${CPU[$l]}" "${CPU[$r]}" "$(ratio "${CPU[$l]}" "${CPU[$r]}")" "${BUSY[$l]}" "${BUSY[$r]}"
+    done
+  done
+}
 label() {
   case "$1" in
     CONSUME) echo "CREDITS.CONSUME" ;; EVALSHA) echo "EVALSHA consume3.lua" ;; *) echo "$1" ;;
@@ -265,7 +293,10 @@ report() {
   echo "redis-benchmark -c $CLIENTS -P {${PIPELINES[*]}} -r $RANDR --csv, -n $requests / $((requests * 5)) / $((requests * 10)) at -P 1 / 16 / 64"
   echo "(EVALSHA at most $((requests * 2))), median of $repeat run(s);"
   echo "key \`$KEY\` (100 orgs x 10 projects x 100 users); latencies in ms (per pipeline round trip)."
-  echo "Ratios are limiterd / redis: above 1 is limiterd faster for krps, slower for latency."
+  echo "Ratios are limiterd / redis: above 1 is limiterd faster for krps, slower for latency;"
+  echo "below 1 is limiterd cheaper for CPU per request (the server process's user + system"
+  echo "time over the run, /proc/PID/stat, in ${CLK_TCK} Hz ticks, per request). Client busy is"
+  echo "redis-benchmark's CPU time over its wall time: near 100%, the client is the bottleneck."
   local table
   for table in "${TABLES[@]}"; do
     echo
@@ -276,6 +307,8 @@ report() {
     [[ -n ${NOTE[$table]:-} ]] && { echo; echo "**Note:** ${NOTE[$table]}."; }
     echo
     print_table "$table"
+    echo
+    print_cpu_table "$table"
   done
   echo
   echo "### Memory per limit ($limits limits: LIMIT.SET into limiterd, HSET key limit/used/reset_at into redis)"
@@ -292,6 +325,8 @@ report() {
     echo "### Per core: limiterd --threads ${NOTE[pinned.threads]:-1}, both servers on CPU 0 (taskset -c 0), redis-benchmark on CPU 1, persistence off"
     echo
     print_table pinned
+    echo
+    print_cpu_table pinned
   fi
   echo
   echo "Wall time: build $((t_built - t_start)) s, benchmark $((t_end - t_built)) s."

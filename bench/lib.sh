@@ -135,6 +135,13 @@ pipe_load() {
   grep -q "errors: 0, replies: $count\$" <<<"$outp" || die "$name: redis-cli --pipe: $outp"
 }
 
+# proc_cpu_ticks PID: the user + system CPU time of process PID (all its
+# threads, live or exited, and its children it has waited for, such as
+# redis-server's rewrite forks), in clock ticks.
+proc_cpu_ticks() {
+  # Field 2 is "(comm)" and may hold spaces: count fields after its ')'.
+  sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
 # The next month's start, in ms: the reset_at of the Redis hashes.
