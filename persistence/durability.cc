@@ -264,11 +264,14 @@ PersistenceInfo Durability::Info() const {
     info.rdb_last_bgsave_status = s.bgsave_ok ? "ok" : "err";
     info.rdb_last_bgsave_time_sec = s.last_bgsave_secs;
     if (info.rdb_bgsave_in_progress) info.rdb_current_bgsave_time_sec = elapsed;
+    info.rdb_saves = s.saves_started;
     info.aof_rewrite_in_progress = s.job == State::Job::kRewrite;
     info.aof_rewrite_scheduled = s.rewrite_scheduled;
     info.aof_last_rewrite_time_sec = s.last_rewrite_secs;
     if (info.aof_rewrite_in_progress) info.aof_current_rewrite_time_sec = elapsed;
     info.aof_last_bgrewrite_status = s.rewrite_ok ? "ok" : "err";
+    info.aof_rewrites = s.rewrites_started;
+    info.aof_rewrites_consecutive_failures = s.rewrite_failures_in_row;
   }
   info.aof_enabled = s.log != nullptr;
   if (s.log) {

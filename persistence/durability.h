@@ -107,12 +107,15 @@ struct PersistenceInfo {
   std::string rdb_last_bgsave_status = "ok";
   int64_t rdb_last_bgsave_time_sec = -1;
   int64_t rdb_current_bgsave_time_sec = -1;
+  int64_t rdb_saves = 0;                // snapshots begun since start-up
   bool aof_enabled = false;
   bool aof_rewrite_in_progress = false;
   bool aof_rewrite_scheduled = false;
   int64_t aof_last_rewrite_time_sec = -1;
   int64_t aof_current_rewrite_time_sec = -1;
   std::string aof_last_bgrewrite_status = "ok";
+  int64_t aof_rewrites = 0;             // rewrites begun since start-up
+  int64_t aof_rewrites_consecutive_failures = 0;
   std::string aof_last_write_status = "ok";
   int64_t aof_current_size = 0;
   int64_t aof_base_size = 0;

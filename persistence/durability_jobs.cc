@@ -94,6 +94,7 @@ Result<std::string> Durability::State::StartBgSaveLocked() {
   auto reader = engine.StartSnapshot([&] { dirty_at_cut = changes_since_save.load(); });
   if (!reader.ok()) return reader.error();
   job = Job::kBgSave;
+  ++saves_started;
   job_started = Clock::now();
   last_bgsave_try_ms = NowMs();
   job_thread = std::thread([this, r = std::move(*reader), dirty_at_cut]() mutable {
@@ -112,6 +113,7 @@ Result<std::string> Durability::State::StartBgSaveLocked() {
 void Durability::State::StartRewriteLocked() {
   JoinFinishedLocked();
   job = Job::kRewrite;
+  ++rewrites_started;
   rewrite_scheduled = false;
   job_started = Clock::now();
   job_thread = std::thread([this] {
@@ -119,6 +121,7 @@ void Durability::State::StartRewriteLocked() {
     std::lock_guard lock(jobs_mu);
     last_rewrite_secs = SecondsSince(job_started);
     rewrite_ok = result.ok();
+    rewrite_failures_in_row = result.ok() ? 0 : rewrite_failures_in_row + 1;
     if (result.ok()) {
       auto_rewrite_delay_ms = 0;
       Notice("Background AOF rewrite finished successfully");
@@ -216,6 +219,7 @@ Result<bool> Durability::Save() {
   s.jobs_cv.wait(lock, [&] { return s.job == State::Job::kNone; });
   s.JoinFinishedLocked();
   s.job = State::Job::kSave;
+  ++s.saves_started;
   const auto started = std::chrono::steady_clock::now();
   lock.unlock();
 

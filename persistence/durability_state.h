@@ -91,6 +91,11 @@ struct Durability::State {
   std::int64_t last_bgsave_try_ms = 0;    // GUARDED_BY(jobs_mu)
   bool rewrite_ok = true;                 // GUARDED_BY(jobs_mu)
   std::int64_t last_rewrite_secs = -1;    // GUARDED_BY(jobs_mu)
+  // Since start-up, as Redis counts them: snapshots (SAVE, BGSAVE, save
+  // rules) and rewrites begun, and rewrites failed since the last success.
+  std::int64_t saves_started = 0;         // GUARDED_BY(jobs_mu)
+  std::int64_t rewrites_started = 0;      // GUARDED_BY(jobs_mu)
+  std::int64_t rewrite_failures_in_row = 0;  // GUARDED_BY(jobs_mu)
   bool auto_rewrite = false;              // GUARDED_BY(jobs_mu): started by the cron
   std::int64_t auto_rewrite_delay_ms = 0; // GUARDED_BY(jobs_mu): after failures
   std::int64_t next_auto_rewrite_ms = 0;  // GUARDED_BY(jobs_mu)

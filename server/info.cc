@@ -105,17 +105,17 @@ void Persistence(ServerState& s, std::string& o) {
   o += fmt::format(
       "# Persistence\r\nloading:{}\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\n"
       "rdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n"
-      "rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\n"
+      "rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\n"
       "rdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\n"
       "aof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\n"
-      "aof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\n"
-      "aof_last_write_status:{}\r\n",
+      "aof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\n"
+      "aof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\n",
       p.loading ? 1 : 0, p.rdb_changes_since_last_save, p.rdb_bgsave_in_progress ? 1 : 0,
       p.rdb_last_save_time, p.rdb_last_bgsave_status, p.rdb_last_bgsave_time_sec,
-      p.rdb_current_bgsave_time_sec, s.load_report.keys, p.aof_enabled ? 1 : 0,
+      p.rdb_current_bgsave_time_sec, p.rdb_saves, s.load_report.keys, p.aof_enabled ? 1 : 0,
       p.aof_rewrite_in_progress ? 1 : 0, p.aof_rewrite_scheduled ? 1 : 0,
       p.aof_last_rewrite_time_sec, p.aof_current_rewrite_time_sec, p.aof_last_bgrewrite_status,
-      p.aof_last_write_status);
+      p.aof_rewrites, p.aof_rewrites_consecutive_failures, p.aof_last_write_status);
   if (!p.aof_enabled) return;
   o += fmt::format(
       "aof_current_size:{}\r\naof_base_size:{}\r\naof_buffer_length:{}\r\n"

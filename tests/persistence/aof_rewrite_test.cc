@@ -242,6 +242,7 @@ TEST_CASE("rewrite: automatic on growth, and not again until it grows again", "[
   REQUIRE(d.Load().ok());
   d.Cron();
   CHECK_FALSE(d.Info().aof_rewrite_in_progress);  // below the minimum size
+  CHECK(d.Info().aof_rewrites == 0);
   Populate(e, 500);
   bool failed = false;
   REQUIRE(d.ReadyToReply(Durability::ThreadLastLsn(), &failed));
@@ -249,6 +250,7 @@ TEST_CASE("rewrite: automatic on growth, and not again until it grows again", "[
   d.Cron();
   REQUIRE(WaitFor([&] { return !d.Info().aof_rewrite_in_progress; }));
   CHECK(d.Info().aof_last_bgrewrite_status == "ok");
+  CHECK(d.Info().aof_rewrites == 1);
   REQUIRE(fs::exists(dir.base(1)));
   const PersistenceInfo after = d.Info();
   CHECK(after.aof_base_size == after.aof_current_size);
@@ -263,6 +265,8 @@ TEST_CASE("rewrite: automatic on growth, and not again until it grows again", "[
   REQUIRE(WaitFor([&] { return !d.Info().aof_rewrite_in_progress; }));
   CHECK(fs::exists(dir.base(2)));
   CHECK_FALSE(fs::exists(dir.base(1)));
+  CHECK(d.Info().aof_rewrites == 2);
+  CHECK(d.Info().aof_rewrites_consecutive_failures == 0);
 }
 
 TEST_CASE("rewrite: SHUTDOWN during a rewrite leaves a loadable AOF", "[aof][rewrite]") {

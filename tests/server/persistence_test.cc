@@ -77,9 +77,10 @@ TEST_CASE("INFO persistence: Redis's fields, from Durability", "[persistence]") 
     for (const char* field :
          {"loading", "async_loading", "rdb_changes_since_last_save", "rdb_bgsave_in_progress",
           "rdb_last_save_time", "rdb_last_bgsave_status", "rdb_last_bgsave_time_sec",
-          "rdb_current_bgsave_time_sec", "rdb_last_load_keys_loaded", "aof_enabled",
+          "rdb_current_bgsave_time_sec", "rdb_saves", "rdb_last_load_keys_loaded", "aof_enabled",
           "aof_rewrite_in_progress", "aof_rewrite_scheduled", "aof_last_rewrite_time_sec",
-          "aof_current_rewrite_time_sec", "aof_last_bgrewrite_status", "aof_last_write_status"}) {
+          "aof_current_rewrite_time_sec", "aof_last_bgrewrite_status", "aof_rewrites",
+          "aof_rewrites_consecutive_failures", "aof_last_write_status"}) {
       INFO(field);
       CHECK(info.count(field) == 1);
     }
@@ -89,6 +90,9 @@ TEST_CASE("INFO persistence: Redis's fields, from Durability", "[persistence]") 
     CHECK(info["rdb_last_bgsave_status"] == "ok");
     CHECK(info["aof_last_write_status"] == "ok");
     CHECK(info["rdb_changes_since_last_save"] == "0");
+    CHECK(info["rdb_saves"] == "0");
+    CHECK(info["aof_rewrites"] == "0");
+    CHECK(info["aof_rewrites_consecutive_failures"] == "0");
     CHECK((*c)({"LIMIT.SET", "k", "HARD", "10"}) == kOk);
     CHECK((*c)({"CREDITS.CONSUME", "k", "1"}).rfind(Arr(6) + Int(1), 0) == 0);
     CHECK(ToInt(InfoFields(*c, "persistence")["rdb_changes_since_last_save"]) >= 2);
@@ -119,8 +123,11 @@ TEST_CASE("SAVE, LASTSAVE, BGSAVE, BGREWRITEAOF", "[persistence]") {
                        .count();
   CHECK((*c)({"LIMIT.SET", "org:a", "HARD", "100"}) == kOk);
   CHECK((*c)({"CREDITS.CONSUME", "org:a/user:1", "5"}).rfind(Arr(6) + Int(1), 0) == 0);
+  const int64_t saves = ToInt(InfoFields(*c, "persistence")["rdb_saves"]);
+  const int64_t rewrites = ToInt(InfoFields(*c, "persistence")["aof_rewrites"]);
   CHECK((*c)({"SAVE"}) == kOk);
   CHECK(fs::exists(fs::path(f.dir()) / "dump.snap"));
+  CHECK(ToInt(InfoFields(*c, "persistence")["rdb_saves"]) == saves + 1);
   std::string lastsave = (*c)({"LASTSAVE"});
   REQUIRE(lastsave.size() > 3);
   // LASTSAVE is the real wall clock, not DEBUG CLOCK (the fixture's is 2024).
@@ -132,18 +139,49 @@ TEST_CASE("SAVE, LASTSAVE, BGSAVE, BGREWRITEAOF", "[persistence]") {
   CHECK((*c)({"BGSAVE"}) == "+Background saving started\r\n");
   CHECK(WaitForField(*c, "rdb_bgsave_in_progress", "0"));
   CHECK(InfoFields(*c, "persistence")["rdb_last_bgsave_status"] == "ok");
+  CHECK(ToInt(InfoFields(*c, "persistence")["rdb_saves"]) == saves + 2);
   CHECK((*c)({"BGSAVE", "NOW"}) == Err("ERR syntax error"));
 
   CHECK((*c)({"BGREWRITEAOF"}) == "+Background append only file rewriting started\r\n");
   CHECK(WaitForField(*c, "aof_rewrite_in_progress", "0"));
   CHECK(WaitForField(*c, "aof_rewrite_scheduled", "0"));
   CHECK(InfoFields(*c, "persistence")["aof_last_bgrewrite_status"] == "ok");
+  CHECK(ToInt(InfoFields(*c, "persistence")["aof_rewrites"]) == rewrites + 1);
+  CHECK(InfoFields(*c, "persistence")["aof_rewrites_consecutive_failures"] == "0");
   CHECK((*c)({"BGSAVE", "SCHEDULE"}).rfind("+Background saving", 0) == 0);
   CHECK(WaitForField(*c, "rdb_bgsave_in_progress", "0"));
   // SAVE is refused inside MULTI (Redis: no-multi).
   CHECK((*c)({"MULTI"}) == kOk);
   CHECK((*c)({"SAVE"}) == Err("ERR Command not allowed inside a transaction"));
   CHECK((*c)({"DISCARD"}) == kOk);
+}
+
+TEST_CASE("INFO persistence counts failed rewrites until one succeeds", "[persistence]") {
+  DurableFixture f(Overrides{{"appendonly", "yes"}, {"save", ""}});
+  auto c = f.NewClient();
+  CHECK((*c)({"LIMIT.SET", "k", "HARD", "10"}) == kOk);
+  const int64_t rewrites = ToInt(InfoFields(*c, "persistence")["aof_rewrites"]);
+  // The directory disappears: the rewrite cannot create its new base. (The
+  // open incr file is still written: a renamed directory keeps its files.)
+  fs::path away = f.dir() + "-away";
+  fs::rename(f.dir(), away);
+  for (int failures = 1; failures <= 2; ++failures) {
+    CHECK((*c)({"BGREWRITEAOF"}) == "+Background append only file rewriting started\r\n");
+    CHECK(WaitForField(*c, "aof_rewrite_in_progress", "0"));
+    auto info = InfoFields(*c, "persistence");
+    CHECK(info["aof_last_bgrewrite_status"] == "err");
+    CHECK(ToInt(info["aof_rewrites_consecutive_failures"]) == failures);
+    CHECK(ToInt(info["aof_rewrites"]) == rewrites + failures);
+  }
+  fs::rename(away, f.dir());
+  CHECK((*c)({"BGREWRITEAOF"}) == "+Background append only file rewriting started\r\n");
+  CHECK(WaitForField(*c, "aof_rewrite_in_progress", "0"));
+  auto info = InfoFields(*c, "persistence");
+  CHECK(info["aof_last_bgrewrite_status"] == "ok");
+  CHECK(info["aof_rewrites_consecutive_failures"] == "0");
+  CHECK(ToInt(info["aof_rewrites"]) == rewrites + 3);
+  // The data survived it all.
+  CHECK((*c)({"CREDITS.CONSUME", "k", "1"}).rfind(Arr(6) + Int(1), 0) == 0);
 }
 
 TEST_CASE("without durability the persistence commands say so", "[persistence]") {
