@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "limiterd/changes.h"
 #include "limiterd/engine.h"
 
 namespace {
@@ -41,6 +42,31 @@ void BM_ConsumeThreeLevels(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ConsumeThreeLevels);
+
+// The same with an AOF's sink: every CONSUME also encodes its three levels'
+// change records (the sink only keeps their size).
+class SizeSink final : public limiterd::ChangeSink {
+ public:
+  void Record(std::string_view changes) override { bytes += changes.size(); }
+  uint64_t bytes = 0;
+};
+
+void BM_ConsumeThreeLevelsRecorded(benchmark::State& state) {
+  limiterd::Engine engine;
+  SizeSink sink;
+  engine.SetChangeSink(&sink);
+  (void)engine.Set("org:acme", Quota(kHuge));
+  (void)engine.Set("org:acme/project:web", Quota(kHuge));
+  (void)engine.Set("org:acme/project:web/user:42", Quota(kHuge));
+  sink.bytes = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(engine.Consume("org:acme/project:web/user:42", 1));
+  }
+  state.counters["record_bytes"] =
+      benchmark::Counter(static_cast<double>(sink.bytes), benchmark::Counter::kAvgIterations);
+  engine.SetChangeSink(nullptr);
+}
+BENCHMARK(BM_ConsumeThreeLevelsRecorded);
 
 // 100 orgs x 10 projects x 100 users, users limited by a per-project default:
 // the shape of a real deployment, and of bench/compare.sh's load.

@@ -1,5 +1,6 @@
 #include "record_format.h"
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -72,6 +73,17 @@ bool GetVarint64(std::string_view* in, std::uint64_t* value) {
 }
 
 std::uint64_t RecordChecksum(std::uint8_t type, std::string_view payload) {
+  // XXH3 gives the same value for the same bytes in one call or streamed.
+  // A small record (every CONSUME's) is hashed in one call over a copy on
+  // the stack: setting up the streaming state costs more than hashing its
+  // hundred-odd bytes.
+  constexpr size_t kOneCall = 512;
+  if (payload.size() < kOneCall) {
+    char bytes[kOneCall];
+    bytes[0] = static_cast<char>(type);
+    std::memcpy(bytes + 1, payload.data(), payload.size());
+    return XXH3_64bits(bytes, payload.size() + 1);
+  }
   XXH3_state_t state;
   XXH3_INITSTATE(&state);
   XXH3_64bits_reset(&state);

@@ -1,6 +1,7 @@
 // Copyright limiterd authors.
 #include "change_codec.h"
 
+#include <cstring>
 #include <variant>
 
 #include "str_concat.h"
@@ -8,37 +9,70 @@
 namespace limiterd::internal {
 namespace {
 
-void PutVarint(std::string& out, uint64_t v) {
-  // Into a register-sized buffer, then one append: a byte-by-byte
-  // push_back checks the capacity every time, and every CONSUME encodes
-  // about 20 of these.
-  char buf[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    buf[n++] = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  buf[n++] = static_cast<char>(v);
-  out.append(buf, n);
-}
-
 uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
-void PutSigned(std::string& out, int64_t v) { PutVarint(out, ZigZag(v)); }
+// Writes what Reader reads. It stages bytes in a buffer on the stack and
+// appends them to `out` when the buffer fills and when it goes out of
+// scope: a CONSUME with an AOF encodes three records of about eight fields
+// each, and appending field by field (a capacity check and a memcpy call
+// each time) was 7% of the io thread at -P 16 with appendfsync everysec.
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  ~Writer() { Flush(); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
 
-void PutKey(std::string& out, std::string_view key) {
-  PutVarint(out, key.size());
-  out.append(key);
-}
+  void Byte(uint8_t b) {
+    Room(1);
+    *p_++ = static_cast<char>(b);
+  }
+  void Varint(uint64_t v) {
+    Room(kMaxVarint);
+    while (v >= 0x80) {
+      *p_++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *p_++ = static_cast<char>(v);
+  }
+  void Signed(int64_t v) { Varint(ZigZag(v)); }
+  // A length, then the bytes.
+  void Bytes(std::string_view s) {
+    Varint(s.size());
+    if (s.size() > kStage / 2) {  // a long key: straight to `out`
+      Flush();
+      out_.append(s);
+      return;
+    }
+    Room(s.size());
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  // A record's head: its tag, key and spec epoch.
+  void Head(ChangeTag tag, std::string_view key, uint64_t epoch) {
+    Byte(static_cast<uint8_t>(tag));
+    Bytes(key);
+    Varint(epoch);
+  }
 
-void PutHead(std::string& out, ChangeTag tag, std::string_view key, uint64_t epoch) {
-  out.push_back(static_cast<char>(tag));
-  PutKey(out, key);
-  PutVarint(out, epoch);
-}
+ private:
+  static constexpr size_t kStage = 256;
+  static constexpr size_t kMaxVarint = 10;
+  void Room(size_t n) {
+    if (static_cast<size_t>(stage_ + kStage - p_) < n) Flush();
+  }
+  void Flush() {
+    out_.append(stage_, static_cast<size_t>(p_ - stage_));
+    p_ = stage_;
+  }
+
+  std::string& out_;
+  char stage_[kStage];
+  char* p_ = stage_;
+};
 
 enum DefinitionFlags : uint8_t {
   kHasHard = 1,
@@ -49,26 +83,26 @@ enum DefinitionFlags : uint8_t {
   kRenewable = 32,
 };
 
-void PutDefinition(std::string& out, const LimitDefinition& d) {
-  out.push_back(static_cast<char>(d.kind));
+void PutDefinition(Writer& out, const LimitDefinition& d) {
+  out.Byte(static_cast<uint8_t>(d.kind));
   uint8_t flags = (d.hard ? kHasHard : 0) | (d.soft ? kHasSoft : 0) |
                   (d.anchor_ms ? kHasAnchor : 0) | (d.valid_until_ms ? kHasValidUntil : 0) |
                   (d.burst ? kHasBurst : 0) | (d.renewable ? kRenewable : 0);
-  out.push_back(static_cast<char>(flags));
-  if (d.hard) PutSigned(out, *d.hard);
-  if (d.soft) PutSigned(out, *d.soft);
-  PutKey(out, d.unit);
-  out.push_back(static_cast<char>(d.period.type));
-  PutSigned(out, d.period.duration_ms);
-  if (d.anchor_ms) PutSigned(out, *d.anchor_ms);
-  if (d.valid_until_ms) PutSigned(out, *d.valid_until_ms);
-  PutSigned(out, d.window_ms);
-  PutSigned(out, d.rate);
-  PutSigned(out, d.rate_per_ms);
-  if (d.burst) PutSigned(out, *d.burst);
+  out.Byte(flags);
+  if (d.hard) out.Signed(*d.hard);
+  if (d.soft) out.Signed(*d.soft);
+  out.Bytes(d.unit);
+  out.Byte(static_cast<uint8_t>(d.period.type));
+  out.Signed(d.period.duration_ms);
+  if (d.anchor_ms) out.Signed(*d.anchor_ms);
+  if (d.valid_until_ms) out.Signed(*d.valid_until_ms);
+  out.Signed(d.window_ms);
+  out.Signed(d.rate);
+  out.Signed(d.rate_per_ms);
+  if (d.burst) out.Signed(*d.burst);
 }
 
-// Reads what the Put* functions wrote; every read is bounds-checked and the
+// Reads what Writer wrote; every read is bounds-checked and the
 // first failure sticks (ok() false) with the offset it happened at.
 class Reader {
  public:
@@ -149,56 +183,61 @@ void ReadDefinition(Reader& in, LimitDefinition& d) {
 }  // namespace
 
 void EncodeDefinition(std::string& out, const LimitDefinition& definition) {
-  PutDefinition(out, definition);
+  Writer w(out);
+  PutDefinition(w, definition);
 }
 
 void EncodeDefine(std::string& out, std::string_view key, const Spec& spec) {
-  PutHead(out, ChangeTag::kDefine, key, spec.epoch);
-  out.push_back(spec.cancelled ? 1 : 0);
-  PutDefinition(out, spec.def);
+  Writer w(out);
+  w.Head(ChangeTag::kDefine, key, spec.epoch);
+  w.Byte(spec.cancelled ? 1 : 0);
+  PutDefinition(w, spec.def);
 }
 
 void EncodeErase(std::string& out, std::string_view key) {
-  out.push_back(static_cast<char>(ChangeTag::kErase));
-  PutKey(out, key);
+  Writer w(out);
+  w.Byte(static_cast<uint8_t>(ChangeTag::kErase));
+  w.Bytes(key);
 }
 
 void EncodeClear(std::string& out) { out.push_back(static_cast<char>(ChangeTag::kClear)); }
 
 void EncodeState(std::string& out, std::string_view key, const Spec& spec,
                  const LevelState& state) {
+  Writer w(out);
   if (const auto* q = std::get_if<QuotaState>(&state)) {
     QuotaPeriod period = QuotaPeriodOf(spec, q->index);
-    PutHead(out, ChangeTag::kQuota, key, spec.epoch);
-    PutSigned(out, period.index);
-    PutSigned(out, period.start_ms);
-    PutSigned(out, period.end_ms);
-    PutSigned(out, q->consumed);
-  } else if (const auto* w = std::get_if<WindowState>(&state)) {
-    PutHead(out, ChangeTag::kWindowRing, key, spec.epoch);
-    PutVarint(out, static_cast<uint64_t>(spec.slots));
-    PutSigned(out, w->newest_slot);
-    int64_t n = w->ring ? spec.slots : 0;
-    PutVarint(out, static_cast<uint64_t>(n));
-    for (int64_t i = 0; i < n; ++i) PutSigned(out, w->ring[static_cast<size_t>(i)]);
+    w.Head(ChangeTag::kQuota, key, spec.epoch);
+    w.Signed(period.index);
+    w.Signed(period.start_ms);
+    w.Signed(period.end_ms);
+    w.Signed(q->consumed);
+  } else if (const auto* window = std::get_if<WindowState>(&state)) {
+    w.Head(ChangeTag::kWindowRing, key, spec.epoch);
+    w.Varint(static_cast<uint64_t>(spec.slots));
+    w.Signed(window->newest_slot);
+    int64_t n = window->ring ? spec.slots : 0;
+    w.Varint(static_cast<uint64_t>(n));
+    for (int64_t i = 0; i < n; ++i) w.Signed(window->ring[static_cast<size_t>(i)]);
   } else {
     const auto& b = std::get<BucketState>(state);
-    PutHead(out, ChangeTag::kBucket, key, spec.epoch);
-    PutSigned(out, static_cast<int64_t>(b.tat >> 64));
-    PutVarint(out, static_cast<uint64_t>(b.tat));
+    w.Head(ChangeTag::kBucket, key, spec.epoch);
+    w.Signed(static_cast<int64_t>(b.tat >> 64));
+    w.Varint(static_cast<uint64_t>(b.tat));
   }
 }
 
 void EncodeCharge(std::string& out, std::string_view key, const Spec& spec,
                   const LevelState& state) {
-  const auto* w = std::get_if<WindowState>(&state);
-  if (w == nullptr || !w->ring) return EncodeState(out, key, spec, state);
-  PutHead(out, ChangeTag::kWindowSlot, key, spec.epoch);
-  PutVarint(out, static_cast<uint64_t>(spec.slots));
-  PutSigned(out, w->newest_slot);
-  int64_t index = w->newest_slot % spec.slots;
+  const auto* window = std::get_if<WindowState>(&state);
+  if (window == nullptr || !window->ring) return EncodeState(out, key, spec, state);
+  Writer w(out);
+  w.Head(ChangeTag::kWindowSlot, key, spec.epoch);
+  w.Varint(static_cast<uint64_t>(spec.slots));
+  w.Signed(window->newest_slot);
+  int64_t index = window->newest_slot % spec.slots;
   if (index < 0) index += spec.slots;
-  PutSigned(out, w->ring[static_cast<size_t>(index)]);
+  w.Signed(window->ring[static_cast<size_t>(index)]);
 }
 
 std::optional<std::vector<Change>> DecodeChanges(std::string_view bytes, std::string* error) {
