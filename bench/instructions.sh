@@ -9,7 +9,8 @@
 #   bench/instructions.sh               # about 4 minutes on 2 cores
 #   bench/instructions.sh --requests 20000
 #
-# Both servers run under callgrind, persistence off, limiterd --threads 1.
+# Both servers run under callgrind, persistence off (see --appendfsync),
+# limiterd --threads 1.
 # After the setup load and one charge of every user (so the counted runs
 # charge users that exist), for each command and pipeline depth, the counters are
 # zeroed (callgrind_control -z), redis-benchmark -c 10 -P <p> -n N -r 10
@@ -20,6 +21,8 @@
 # bench/lua/consume3.lua.
 #
 # Options: --requests N (per run, default 50000), --no-build, --out FILE,
+# --appendfsync always|everysec (both servers with --appendonly yes and that
+# policy; default persistence off: what an AOF adds to a request),
 # --keep DIR (keep the callgrind files there, for callgrind_annotate),
 # --cache-sim (also simulate the caches: first-level and last-level data
 # misses per request, callgrind's model of a cache, not this CPU's; this
@@ -39,6 +42,7 @@ build=1
 out=""
 keep=""
 cache_sim=0
+persist=off
 while (($#)); do
   case "$1" in
     --requests) requests=$2; shift ;;
@@ -46,12 +50,17 @@ while (($#)); do
     --out) out=$2; shift ;;
     --keep) keep=$2; shift ;;
     --cache-sim) cache_sim=1 ;;
+    --appendfsync) persist=$2; shift ;;
     -h|--help) help_text; exit 0 ;;
     *) bad_option "$1" ;;
   esac
   shift
 done
 require_positive "$requests"
+case "$persist" in
+  off|always|everysec) ;;
+  *) echo "instructions.sh: --appendfsync takes always or everysec, not '$persist'" >&2; exit 2 ;;
+esac
 
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 RUN_TIMEOUT=900
@@ -142,7 +151,7 @@ SRV_WRAP=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file=
 
 export CG_NAME=limiterd
 dumps=1
-start_server limiterd limiterd off 1 ""
+start_server limiterd limiterd "$persist" 1 ""
 lport=$SRV_PORT
 pipe_load limiterd "$lport" "$WORK/setup.limiterd.resp" "$SETUP_COUNT"
 pipe_load limiterd "$lport" "$WORK/warm.limiterd.resp" 100000
@@ -156,7 +165,7 @@ stop_pid "$SRV_PID"
 
 export CG_NAME=redis
 dumps=1
-start_server redis redis off "" ""
+start_server redis redis "$persist" "" ""
 rport=$SRV_PORT
 pipe_load redis "$rport" "$WORK/setup.redis.resp" "$SETUP_COUNT"
 pipe_load redis "$rport" "$WORK/warm.redis.resp" 200002
@@ -175,6 +184,7 @@ report() {
   echo
   echo "valgrind --tool=callgrind (user space only); redis-benchmark -c $CLIENTS -n $requests -r $RANDR; limiterd --threads 1;"
   echo "redis-server $("$REDIS_SERVER" --version | awk '{ print $3 }'). Ratios: limiterd / redis (below 1: limiterd runs fewer instructions)."
+  if [[ $persist == off ]]; then echo "Persistence off."; else echo "Both servers: --appendonly yes --appendfsync $persist."; fi
   ((cache_sim)) && echo "Misses: callgrind's simulated D1 and last-level data misses per request (its cache model, not this CPU's)."
   echo
   if ((cache_sim)); then
