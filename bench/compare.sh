@@ -246,35 +246,44 @@ t_end=$(date +%s)
 # ---------------------------------------------------------------- report
 krps() { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1000 }'; }
 
-print_table() {
-  local table=$1 p pair l r
-  echo "| -P | limiterd | redis | limiterd krps | redis krps | **rps ratio** | limiterd p50 | redis p50 | p50 ratio | limiterd p99 | redis p99 | p99 ratio |"
-  echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+# each_row TABLE FN: FN P L R L_LABEL R_LABEL for every row of a table (L
+# and R the two servers' result ids).
+each_row() {
+  local table=$1 fn=$2 p pair
   for p in "${PIPELINES[@]}"; do
     for pair in "PING PING" "CONSUME INCRBY" "CONSUME EVALSHA"; do
-      l="$table|$p|L:${pair% *}"; r="$table|$p|R:${pair#* }"
-      printf '| %s | %s | %s | %s | %s | **%s** | %s | %s | %s | %s | %s | %s |\n' "$p" \
-        "$(label "${pair% *}")" "$(label "${pair#* }")" \
-        "$(krps "${RPS[$l]}")" "$(krps "${RPS[$r]}")" "$(ratio "${RPS[$l]}" "${RPS[$r]}")" \
-        "${P50[$l]}" "${P50[$r]}" "$(ratio "${P50[$l]}" "${P50[$r]}")" \
-        "${P99[$l]}" "${P99[$r]}" "$(ratio "${P99[$l]}" "${P99[$r]}")"
+      "$fn" "$p" "$table|$p|L:${pair% *}" "$table|$p|R:${pair#* }" \
+        "$(label "${pair% *}")" "$(label "${pair#* }")"
     done
   done
 }
-# print_cpu_table TABLE: what each request cost the server, and how busy
-# the client was, for the rows of print_table.
+
+rps_row() {
+  local p=$1 l=$2 r=$3
+  printf '| %s | %s | %s | %s | %s | **%s** | %s | %s | %s | %s | %s | %s |\n' "$p" "$4" "$5" \
+    "$(krps "${RPS[$l]}")" "$(krps "${RPS[$r]}")" "$(ratio "${RPS[$l]}" "${RPS[$r]}")" \
+    "${P50[$l]}" "${P50[$r]}" "$(ratio "${P50[$l]}" "${P50[$r]}")" \
+    "${P99[$l]}" "${P99[$r]}" "$(ratio "${P99[$l]}" "${P99[$r]}")"
+}
+print_table() {
+  echo "| -P | limiterd | redis | limiterd krps | redis krps | **rps ratio** | limiterd p50 | redis p50 | p50 ratio | limiterd p99 | redis p99 | p99 ratio |"
+  echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  each_row "$1" rps_row
+}
+
+# What each request cost the server, and how busy the client was.
+cpu_row() {
+  local p=$1 l=$2 r=$3 cpu_ratio
+  cpu_ratio=$(ratio "${CPU[$l]}" "${CPU[$r]}")
+  # A run shorter than one clock tick of server CPU (--quick) has no ratio.
+  [[ ${CPU[$l]} == 0.000 ]] && cpu_ratio="-"
+  printf '| %s | %s | %s | %s | %s | **%s** | %s%% | %s%% |\n' "$p" "$4" "$5" \
+    "${CPU[$l]}" "${CPU[$r]}" "$cpu_ratio" "${BUSY[$l]}" "${BUSY[$r]}"
+}
 print_cpu_table() {
-  local table=$1 p pair l r
   echo "| -P | limiterd | redis | limiterd CPU us/req | redis CPU us/req | **CPU ratio** | client busy, limiterd run | client busy, redis run |"
   echo "|---:|---|---|---:|---:|---:|---:|---:|"
-  for p in "${PIPELINES[@]}"; do
-    for pair in "PING PING" "CONSUME INCRBY" "CONSUME EVALSHA"; do
-      l="$table|$p|L:${pair% *}"; r="$table|$p|R:${pair#* }"
-      printf '| %s | %s | %s | %s | %s | **%s** | %s%% | %s%% |\n' "$p" \
-        "$(label "${pair% *}")" "$(label "${pair#* }")" \
-        "${CPU[$l]}" "${CPU[$r]}" "$(ratio "${CPU[$l]}" "${CPU[$r]}")" "${BUSY[$l]}" "${BUSY[$r]}"
-    done
-  done
+  each_row "$1" cpu_row
 }
 label() {
   case "$1" in
