@@ -1,0 +1,92 @@
+// Copyright limiterd authors.
+// AofRound: one AOF write(2) for a round of an io thread's connections
+// (appendfsync everysec / no), the way Redis writes its AOF buffer once per
+// event-loop iteration in beforeSleep.
+//
+// A connection whose replies wait on changes not yet written joins the
+// thread's open round and suspends. The first to join posts the round's
+// Run to the io thread's queue, behind the connections whose input is
+// already ready: they run their batches and join too. Run then makes one
+// write covering every waiter's changes, and resumes the waiters directly,
+// in the order they joined.
+//
+// Before this, each connection posted its own resumption and the first to
+// resume wrote: the same single write, but one post and one scheduler pass
+// per connection (about 1,400 instructions a batch at -P 1).
+//
+// One round per io thread at a time (a thread_local): a waiter resumed by
+// Run that joins again starts the next round. If the io_context is torn
+// down with Run still queued, the round and its suspended coroutines are
+// destroyed with it, as asio destroys any pending handler.
+#pragma once
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "durability.h"
+
+namespace limiterd::server {
+
+class AofRound {
+ public:
+  // Joins the io thread's open round (opening and posting one if there is
+  // none) with `done`, which Run calls with true once `lsn` is written, or
+  // false if the write failed.
+  template <class Executor, class Handler>
+  static void Join(persistence::Durability& durability, const Executor& executor, uint64_t lsn,
+                   Handler&& done) {
+    if (t_open == nullptr) {
+      auto round = std::make_shared<AofRound>(durability);
+      t_open = round.get();
+      boost::asio::post(executor, [round] { round->Run(); });
+    }
+    t_open->max_lsn_ = std::max(t_open->max_lsn_, lsn);
+    t_open->waiters_.push_back(
+        std::make_unique<WaiterOf<std::decay_t<Handler>>>(std::forward<Handler>(done)));
+  }
+
+  // Rounds run on this thread so far (tests: one round, not one per waiter).
+  static uint64_t RoundsRun() { return t_rounds_run; }
+
+  explicit AofRound(persistence::Durability& durability) : durability_(durability) {}
+  AofRound(const AofRound&) = delete;
+  AofRound& operator=(const AofRound&) = delete;
+  ~AofRound() {
+    if (t_open == this) t_open = nullptr;  // torn down unrun, on its own thread
+  }
+
+ private:
+  struct Waiter {
+    virtual ~Waiter() = default;
+    virtual void Complete(bool ok) = 0;
+  };
+  template <class Handler>
+  struct WaiterOf final : Waiter {
+    explicit WaiterOf(Handler&& h) : handler(std::move(h)) {}
+    void Complete(bool ok) override { std::move(handler)(ok); }
+    Handler handler;
+  };
+
+  void Run() {
+    t_open = nullptr;  // whoever joins from here on starts the next round
+    ++t_rounds_run;
+    bool failed = false;
+    const bool ok = durability_.ReadyToReply(max_lsn_, &failed);
+    std::vector<std::unique_ptr<Waiter>> waiters = std::move(waiters_);
+    for (auto& waiter : waiters) waiter->Complete(ok);
+  }
+
+  static inline thread_local AofRound* t_open = nullptr;
+  static inline thread_local uint64_t t_rounds_run = 0;
+
+  persistence::Durability& durability_;
+  uint64_t max_lsn_ = 0;
+  std::vector<std::unique_ptr<Waiter>> waiters_;
+};
+
+}  // namespace limiterd::server

@@ -1,0 +1,186 @@
+// Copyright limiterd authors.
+// AofRound (server/aof_round.h): the connections of one io thread that wait
+// for the AOF write in the same round share one write(2), are resumed in
+// the order they joined once it covers them all, and a waiter that joins
+// again starts the next round. A round torn down unrun destroys its waiters.
+#include <utility>  // before asio: its awaitable.hpp uses std::exchange unincluded
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "aof_round.h"
+#include "durability.h"
+#include "limiterd/engine.h"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using limiterd::Engine;
+using limiterd::persistence::Durability;
+using limiterd::persistence::DurabilityOptions;
+using limiterd::persistence::FsyncPolicy;
+using limiterd::server::AofRound;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "limiterd-round-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+DurabilityOptions EverySec(const std::string& dir) {
+  DurabilityOptions o;
+  o.dir = dir;
+  o.appendonly = true;
+  o.appendfsync = FsyncPolicy::kEverySec;
+  o.auto_aof_rewrite_percentage = 0;
+  return o;
+}
+
+limiterd::LimitDefinition Quota(int64_t hard) {
+  limiterd::LimitDefinition d;
+  d.hard = hard;
+  return d;
+}
+
+// What WaitDurable does with everysec: join the thread's round, suspend.
+asio::awaitable<bool> JoinRound(Durability& d, uint64_t lsn) {
+  auto executor = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
+      [&d, executor, lsn](auto handler) { AofRound::Join(d, executor, lsn, std::move(handler)); },
+      asio::use_awaitable);
+}
+
+struct Seen {
+  int id;
+  bool ok;
+  bool written;            // its own change was written when it resumed
+  uint64_t pending_bytes;  // what was still unwritten when it resumed
+  uint64_t records;        // records appended by then
+};
+
+}  // namespace
+
+TEST_CASE("AofRound: one write for the round, waiters resumed in order", "[aof][round]") {
+  TempDir dir;
+  Engine e;
+  Durability d(e, EverySec(dir.path()));
+  REQUIRE(d.Load().ok());
+  REQUIRE(e.Set("*", Quota(1'000'000)).ok());
+  const uint64_t records_before = d.Info().aof_records;
+
+  const uint64_t rounds_before = AofRound::RoundsRun();
+  asio::io_context io(1);
+  constexpr int kConnections = 6;
+  std::vector<Seen> seen;
+  for (int i = 0; i < kConnections; ++i) {
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          REQUIRE(e.Consume("k" + std::to_string(i), 1).ok());
+          const uint64_t lsn = Durability::ThreadLastLsn();
+          REQUIRE(d.WouldWriteToReply(lsn));
+          const bool ok = co_await JoinRound(d, lsn);
+          const auto info = d.Info();
+          seen.push_back(Seen{i, ok, !d.WouldWriteToReply(lsn),
+                              static_cast<uint64_t>(info.aof_buffer_length),
+                              info.aof_records - records_before});
+          if (i == 0) {
+            // Resumed by the round's Run: joining again opens the next one.
+            REQUIRE(e.Consume("again", 1).ok());
+            const uint64_t again = Durability::ThreadLastLsn();
+            REQUIRE(d.WouldWriteToReply(again));
+            const bool ok_again = co_await JoinRound(d, again);
+            seen.push_back(Seen{100, ok_again, !d.WouldWriteToReply(again),
+                                static_cast<uint64_t>(d.Info().aof_buffer_length),
+                                d.Info().aof_records - records_before});
+          }
+        },
+        asio::detached);
+  }
+  io.run();
+
+  REQUIRE(seen.size() == kConnections + 1);
+  for (int i = 0; i < kConnections; ++i) {
+    INFO("waiter " << i);
+    CHECK(seen[i].id == i);  // in the order they joined
+    CHECK(seen[i].ok);
+    CHECK(seen[i].written);
+  }
+  // When the first waiter resumed, every connection's record was already
+  // appended and nothing was left unwritten: one write covered the round.
+  // (Waiter 0 then appends again, before the others resume.)
+  CHECK(seen[0].records == static_cast<uint64_t>(kConnections));
+  CHECK(seen[0].pending_bytes == 0);
+  // The second round: after the first was done, and written in its turn.
+  CHECK(seen.back().id == 100);
+  CHECK(seen.back().ok);
+  CHECK(seen.back().written);
+  CHECK(seen.back().pending_bytes == 0);
+  CHECK(seen.back().records == static_cast<uint64_t>(kConnections + 1));
+  CHECK_FALSE(d.WouldWriteToReply(Durability::ThreadLastLsn()));
+  CHECK(AofRound::RoundsRun() - rounds_before == 2);  // not one per waiter
+}
+
+TEST_CASE("AofRound: a round torn down unrun destroys its waiters", "[aof][round]") {
+  TempDir dir;
+  Engine e;
+  Durability d(e, EverySec(dir.path()));
+  REQUIRE(d.Load().ok());
+  REQUIRE(e.Set("*", Quota(1'000'000)).ok());
+  bool resumed = false;
+  bool frame_destroyed = false;
+  struct OnExit {
+    bool* flag;
+    ~OnExit() { *flag = true; }
+  };
+  {
+    asio::io_context io(1);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          OnExit on_exit{&frame_destroyed};
+          REQUIRE(e.Consume("k", 1).ok());
+          (void)co_await JoinRound(d, Durability::ThreadLastLsn());
+          resumed = true;
+        },
+        asio::detached);
+    io.run_one();  // the coroutine joins a round and suspends; Run stays queued
+    CHECK_FALSE(frame_destroyed);
+  }  // the io_context goes, and the queued round with it
+  CHECK_FALSE(resumed);
+  CHECK(frame_destroyed);
+
+  // The thread has no round left open: the next join opens and runs one.
+  asio::io_context io(1);
+  bool ok = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        REQUIRE(e.Consume("k", 1).ok());
+        ok = co_await JoinRound(d, Durability::ThreadLastLsn());
+      },
+      asio::detached);
+  io.run();
+  CHECK(ok);
+}
