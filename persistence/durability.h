@@ -19,9 +19,9 @@
 //   a batch of commands it asks for its last LSN:
 //     no / everysec  the buffer is written to the file (write(2)) by
 //                    whichever thread asks first, covering every thread's
-//                    changes so far (a connection first lets the other
-//                    ready connections run, WouldWriteToReply, so one
-//                    write covers a round of them); everysec fdatasyncs
+//                    changes so far (a server joins the connections
+//                    that would write, WouldWriteToReply, into one round
+//                    and one write: server/aof_round.h); everysec fdatasyncs
 //                    once a second on the log's own thread, never on the
 //                    request path;
 //     always         the sync thread writes and fdatasyncs everything
