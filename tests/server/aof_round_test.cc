@@ -63,6 +63,17 @@ limiterd::LimitDefinition Quota(int64_t hard) {
   return d;
 }
 
+// An engine whose changes go to an everysec AOF in a temporary directory.
+struct EverySecEngine {
+  EverySecEngine() {
+    REQUIRE(d.Load().ok());
+    REQUIRE(e.Set("*", Quota(1'000'000)).ok());
+  }
+  TempDir dir;
+  Engine e;
+  Durability d{e, EverySec(dir.path())};
+};
+
 // What WaitDurable does with everysec: join the thread's round, suspend.
 asio::awaitable<bool> JoinRound(Durability& d, uint64_t lsn) {
   auto executor = co_await asio::this_coro::executor;
@@ -82,11 +93,9 @@ struct Seen {
 }  // namespace
 
 TEST_CASE("AofRound: one write for the round, waiters resumed in order", "[aof][round]") {
-  TempDir dir;
-  Engine e;
-  Durability d(e, EverySec(dir.path()));
-  REQUIRE(d.Load().ok());
-  REQUIRE(e.Set("*", Quota(1'000'000)).ok());
+  EverySecEngine f;
+  Engine& e = f.e;
+  Durability& d = f.d;
   const uint64_t records_before = d.Info().aof_records;
 
   const uint64_t rounds_before = AofRound::RoundsRun();
@@ -143,11 +152,9 @@ TEST_CASE("AofRound: one write for the round, waiters resumed in order", "[aof][
 }
 
 TEST_CASE("AofRound: a round torn down unrun destroys its waiters", "[aof][round]") {
-  TempDir dir;
-  Engine e;
-  Durability d(e, EverySec(dir.path()));
-  REQUIRE(d.Load().ok());
-  REQUIRE(e.Set("*", Quota(1'000'000)).ok());
+  EverySecEngine f;
+  Engine& e = f.e;
+  Durability& d = f.d;
   bool resumed = false;
   bool frame_destroyed = false;
   struct OnExit {
