@@ -14,7 +14,8 @@
 #   --requests N     requests per redis-benchmark run at -P 1 (-P 16 runs 5x,
 #                    -P 64 runs 10x that, EVALSHA at most 2x; default 200000,
 #                    --quick 4000)
-#   --repeat N       run every measurement N times and keep the median (default 1)
+#   --repeat N       run every measurement N times, the servers' runs of a
+#                    pipeline depth alternating, and keep the median (default 1)
 #   --no-build       do not build; use $LIMITERD or build/release/server/limiterd
 #   --out FILE       also write the tables (markdown) to FILE
 #
@@ -109,39 +110,41 @@ SETUP_COUNT=$(setup_lines redis | wc -l)
 declare -A RPS P50 P99 CPU BUSY NOTE
 CLK_TCK=$(getconf CLK_TCK)
 
-# bench_one ID PORT PID PIPELINE PIN DB ARGS...: one measurement (the median
-# of --repeat runs by throughput) of the command ARGS in database DB, on the
-# server PID listening on PORT.
-bench_one() {
-  local id=$1 port=$2 pid=$3 p=$4 pin=$5 db=$6 n i line rc ticks0 ticks1 client cpu busy; shift 6
+# bench_run ID PORT PID PIPELINE PIN DB ARGS...: one redis-benchmark run of
+# the command ARGS in database DB, on the server PID listening on PORT; its
+# figures go to ID's list of runs (bench_result takes the median).
+bench_run() {
+  local id=$1 port=$2 pid=$3 p=$4 pin=$5 db=$6 n line rc ticks0 ticks1 client cpu busy; shift 6
   case "$p" in 1) n=$requests ;; 16) n=$((requests * 5)) ;; *) n=$((requests * 10)) ;; esac
   # The Lua baseline runs 10x slower than the rest: fewer requests keep its
   # runs about as long as the others' (the rate is compared, not the count).
   if [[ $1 == EVALSHA ]] && ((n > requests * 2)); then n=$((requests * 2)); fi
   local -a pre=()
   [[ -n $pin ]] && pre=(taskset -c "$pin")
-  : >"$WORK/runs"
-  for ((i = 0; i < repeat; i++)); do
-    rc=0
-    ticks0=$(proc_cpu_ticks "$pid")
-    { TIMEFORMAT='%R %U %S'; time timeout "$RUN_TIMEOUT" "${pre[@]}" redis-benchmark -h 127.0.0.1 \
-      -p "$port" -c "$CLIENTS" -P "$p" -n "$n" -r "$RANDR" --dbnum "$db" --csv "$@" \
-      >"$WORK/bench.out" 2>"$WORK/bench.err"; } 2>"$WORK/bench.time" || rc=$?
-    ticks1=$(proc_cpu_ticks "$pid")
-    if ((rc != 0)); then
-      cat "$WORK/bench.err" "$WORK/bench.out" >&2
-      ((rc == 124)) && die "$id: redis-benchmark took over ${RUN_TIMEOUT}s"
-      die "$id: redis-benchmark exited $rc"
-    fi
-    # "title","rps","avg","min","p50","p95","p99","max"
-    line=$(tail -n 1 "$WORK/bench.out" | awk -F'","' '{ print $2, $5, $7 }')
-    [[ $line =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+$ ]] || { cat "$WORK/bench.out" "$WORK/bench.err" >&2; die "$id: cannot parse redis-benchmark's output"; }
-    read -r client <"$WORK/bench.time"
-    cpu=$(awk -v t=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }')
-    busy=$(awk -v c="$client" 'BEGIN { split(c, t, " "); printf "%.0f", (t[1] > 0 ? (t[2] + t[3]) * 100 / t[1] : 0) }')
-    echo "$line $cpu $busy" >>"$WORK/runs"
-  done
-  line=$(sort -n -k1,1 "$WORK/runs" | sed -n "$(((repeat + 1) / 2))p")
+  rc=0
+  ticks0=$(proc_cpu_ticks "$pid")
+  { TIMEFORMAT='%R %U %S'; time timeout "$RUN_TIMEOUT" "${pre[@]}" redis-benchmark -h 127.0.0.1 \
+    -p "$port" -c "$CLIENTS" -P "$p" -n "$n" -r "$RANDR" --dbnum "$db" --csv "$@" \
+    >"$WORK/bench.out" 2>"$WORK/bench.err"; } 2>"$WORK/bench.time" || rc=$?
+  ticks1=$(proc_cpu_ticks "$pid")
+  if ((rc != 0)); then
+    cat "$WORK/bench.err" "$WORK/bench.out" >&2
+    ((rc == 124)) && die "$id: redis-benchmark took over ${RUN_TIMEOUT}s"
+    die "$id: redis-benchmark exited $rc"
+  fi
+  # "title","rps","avg","min","p50","p95","p99","max"
+  line=$(tail -n 1 "$WORK/bench.out" | awk -F'","' '{ print $2, $5, $7 }')
+  [[ $line =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+$ ]] || { cat "$WORK/bench.out" "$WORK/bench.err" >&2; die "$id: cannot parse redis-benchmark's output"; }
+  read -r client <"$WORK/bench.time"
+  cpu=$(awk -v t=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }')
+  busy=$(awk -v c="$client" 'BEGIN { split(c, t, " "); printf "%.0f", (t[1] > 0 ? (t[2] + t[3]) * 100 / t[1] : 0) }')
+  echo "$line $cpu $busy" >>"$WORK/runs.${id//[|:]/_}"
+}
+
+# bench_result ID: ID's measurement, the median of its runs by throughput.
+bench_result() {
+  local id=$1 line
+  line=$(sort -n -k1,1 "$WORK/runs.${id//[|:]/_}" | sed -n "$(((repeat + 1) / 2))p")
   read -r "RPS[$id]" "P50[$id]" "P99[$id]" "CPU[$id]" "BUSY[$id]" <<<"$line"
   log "$(printf '%-34s %12s rps  p50 %s ms  p99 %s ms  server %s us/req  client %s%% busy' "$id" \
     "${RPS[$id]}" "${P50[$id]}" "${P99[$id]}" "${CPU[$id]}" "${BUSY[$id]}")"
@@ -175,12 +178,19 @@ run_table() {
   check_cmd "redis-$table" "$rport" '^\(integer\) [0-9]+$' -n 1 INCRBY "$KEY_ONE" 1
   check_cmd "redis-$table" "$rport" '^1\) \(integer\) 1$' EVALSHA "$sha" 1 "$KEY_ONE" 1
 
+  # With --repeat, the runs of a pipeline depth alternate between the
+  # servers (L R L R ...), so that a slow minute of this shared machine
+  # falls on both sides of a ratio, not on one.
+  local i test
   for p in "${PIPELINES[@]}"; do
-    bench_one "$table|$p|L:PING" "$lport" "$lpid" "$p" "$cpin" 0 PING
-    bench_one "$table|$p|R:PING" "$rport" "$rpid" "$p" "$cpin" 0 PING
-    bench_one "$table|$p|L:CONSUME" "$lport" "$lpid" "$p" "$cpin" 0 CREDITS.CONSUME "$KEY" 1
-    bench_one "$table|$p|R:INCRBY" "$rport" "$rpid" "$p" "$cpin" 1 INCRBY "$KEY" 1
-    bench_one "$table|$p|R:EVALSHA" "$rport" "$rpid" "$p" "$cpin" 0 EVALSHA "$sha" 1 "$KEY" 1
+    for ((i = 0; i < repeat; i++)); do
+      bench_run "$table|$p|L:PING" "$lport" "$lpid" "$p" "$cpin" 0 PING
+      bench_run "$table|$p|R:PING" "$rport" "$rpid" "$p" "$cpin" 0 PING
+      bench_run "$table|$p|L:CONSUME" "$lport" "$lpid" "$p" "$cpin" 0 CREDITS.CONSUME "$KEY" 1
+      bench_run "$table|$p|R:INCRBY" "$rport" "$rpid" "$p" "$cpin" 1 INCRBY "$KEY" 1
+      bench_run "$table|$p|R:EVALSHA" "$rport" "$rpid" "$p" "$cpin" 0 EVALSHA "$sha" 1 "$KEY" 1
+    done
+    for test in L:PING R:PING L:CONSUME R:INCRBY R:EVALSHA; do bench_result "$table|$p|$test"; done
   done
 
   # Still the accept path after the load (nothing was denied along the way).
