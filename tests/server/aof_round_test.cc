@@ -10,68 +10,30 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <catch2/catch.hpp>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "../persistence/persistence_test_util.h"  // TempDir, Options, Quota
 #include "aof_round.h"
-#include "durability.h"
-#include "limiterd/engine.h"
 
 namespace {
 
 namespace asio = boost::asio;
-namespace fs = std::filesystem;
 using limiterd::Engine;
 using limiterd::persistence::Durability;
-using limiterd::persistence::DurabilityOptions;
 using limiterd::persistence::FsyncPolicy;
 using limiterd::server::AofRound;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "limiterd-round-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-DurabilityOptions EverySec(const std::string& dir) {
-  DurabilityOptions o;
-  o.dir = dir;
-  o.appendonly = true;
-  o.appendfsync = FsyncPolicy::kEverySec;
-  o.auto_aof_rewrite_percentage = 0;
-  return o;
-}
-
-limiterd::LimitDefinition Quota(int64_t hard) {
-  limiterd::LimitDefinition d;
-  d.hard = hard;
-  return d;
-}
 
 // An engine whose changes go to an everysec AOF in a temporary directory.
 struct EverySecEngine {
   EverySecEngine() {
     REQUIRE(d.Load().ok());
-    REQUIRE(e.Set("*", Quota(1'000'000)).ok());
+    REQUIRE(e.Set("*", pt::Quota(1'000'000)).ok());
   }
-  TempDir dir;
+  pt::TempDir dir;
   Engine e;
-  Durability d{e, EverySec(dir.path())};
+  Durability d{e, pt::Options(dir.path(), true, FsyncPolicy::kEverySec)};
 };
 
 // What WaitDurable does with everysec: join the thread's round, suspend.
