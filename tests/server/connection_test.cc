@@ -1,10 +1,11 @@
 // Copyright limiterd authors.
 // The daemon over real sockets, in-process: pipelining, split input,
-// protocol errors, QUIT, maxclients, the query buffer limit, idle timeout,
-// SHUTDOWN draining.
+// replies the client reads late, protocol errors, QUIT, maxclients, the
+// query buffer limit, idle timeout, SHUTDOWN draining.
 #include <chrono>
 #include <thread>
 
+#include "connection.h"
 #include "net_test_util.h"
 
 using namespace st;  // NOLINT
@@ -124,6 +125,44 @@ TEST_CASE("replies larger than the socket takes at once arrive whole and in orde
   sender.join();
   CHECK(got.size() == expected.size());
   CHECK(got == expected);
+}
+
+// A command that arrives while the connection waits to write (the client
+// reads its replies late) is read once the write is done: its readiness
+// came while no read was pending, and must not be lost.
+TEST_CASE("a command that arrives while replies wait for the client is answered", "[net]") {
+  TestServer server;
+  const std::string docs = Cmd({"COMMAND", "DOCS"});
+  size_t docs_reply = 0;
+  {
+    Socket probe(server.port());
+    probe.Send(docs + Cmd({"PING"}));
+    std::string line;
+    while ((line = probe.ReadLine()) != "+PONG\r\n") {
+      REQUIRE(!line.empty());
+      docs_reply += line.size();
+    }
+  }
+  REQUIRE(docs_reply > 10000);
+  Socket s(server.port(), 4096);
+  // Pipelines that fill the reads grow them to kReadChunk.
+  std::string pings;
+  for (int i = 0; i < 8000; ++i) pings += Cmd({"PING"});
+  s.Send(pings);
+  REQUIRE(s.Read(8000 * 7).size() == 8000 * 7);
+  constexpr int kDocs = 500;
+  std::string batch;
+  for (int i = 0; i < kDocs; ++i) batch += docs;
+  REQUIRE(batch.size() < limiterd::server::Connection::kReadChunk);  // one read
+  // Over 9 MB of replies: more than both sockets hold (net.ipv4.tcp_wmem's
+  // largest send buffer is 4 MB by default), so the server waits to write.
+  s.Send(batch);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s.Send(Cmd({"ECHO", "last"}));
+  const size_t expected = kDocs * docs_reply + Bulk("last").size();
+  std::string got = s.Read(expected);
+  REQUIRE(got.size() == expected);
+  CHECK(got.substr(got.size() - Bulk("last").size()) == Bulk("last"));
 }
 
 TEST_CASE("protocol error: reply, close that connection only", "[net]") {

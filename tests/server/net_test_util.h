@@ -70,10 +70,15 @@ class TestServer {
 
 class Socket {
  public:
-  explicit Socket(int port) {
+  // receive_buffer > 0: SO_RCVBUF, set before connect so that it bounds
+  // the window (a client that holds little of what it has not read yet).
+  explicit Socket(int port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));

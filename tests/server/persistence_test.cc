@@ -384,3 +384,32 @@ TEST_CASE("appendfsync always over sockets: every reply after its fsync, group c
                                           Int(kClients * (kPerClient / 2 * 5))) !=
         std::string::npos);
 }
+
+// While a reply waits for its fsync, the io thread serves others, and the
+// readiness of a command that arrives meanwhile comes while no read is
+// pending. That command must still be read and answered.
+TEST_CASE("a command sent while the one before waits for its fsync is answered",
+          "[persistence][net]") {
+  TempDir dir;
+  TestServer server(Overrides{{"dir", dir.path()}, {"appendonly", "yes"},
+                              {"appendfsync", "always"}, {"save", ""}},
+                    /*durable=*/true);
+  Socket s(server.port());
+  s.Send(Cmd({"LIMIT.SET", "org:a", "HARD", "1000000"}));
+  REQUIRE(s.Read(kOk.size()) == kOk);
+  const std::string consume = Cmd({"CREDITS.CONSUME", "org:a", "1"});
+  int answered = 0;
+  for (int i = 0; i < 200; ++i) {
+    s.Send(consume);
+    // Most often the PING arrives during the fsync: after the CONSUME was
+    // read, before its reply.
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    s.Send(Cmd({"PING"}));
+    // *6: five integers, the level ($5, org:a).
+    if (s.ReadLine() != "*6\r\n") break;
+    for (int line = 0; line < 7; ++line) s.ReadLine();
+    if (s.ReadLine() != "+PONG\r\n") break;
+    ++answered;
+  }
+  CHECK(answered == 200);
+}
