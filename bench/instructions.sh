@@ -8,6 +8,7 @@
 #
 #   bench/instructions.sh               # about 4 minutes on 2 cores
 #   bench/instructions.sh --requests 20000
+#   bench/instructions.sh --requests 20000 --client   # the client's share
 #
 # Both servers run under callgrind, persistence off (see --appendfsync),
 # limiterd --threads 1.
@@ -24,6 +25,11 @@
 # --appendfsync always|everysec (both servers with --appendonly yes and that
 # policy; default persistence off: what an AOF adds to a request),
 # --keep DIR (keep the callgrind files there, for callgrind_annotate),
+# --client (count the client's instructions instead: the servers run
+# natively and redis-benchmark under callgrind, twice, with N/2 and N
+# requests; the row is the difference / (N - N/2), which drops its start-up.
+# At -P 1 redis-benchmark is the busier process (compare.sh's client busy
+# column), so what a reply costs it to parse sets that row's throughput),
 # --cache-sim (also simulate the caches: first-level and last-level data
 # misses per request, callgrind's model of a cache, not this CPU's; this
 # machine's perf has no hardware counters).
@@ -42,6 +48,7 @@ build=1
 out=""
 keep=""
 cache_sim=0
+client=0
 persist=off
 while (($#)); do
   case "$1" in
@@ -50,6 +57,7 @@ while (($#)); do
     --out) out=$2; shift ;;
     --keep) keep=$2; shift ;;
     --cache-sim) cache_sim=1 ;;
+    --client) client=1 ;;
     --appendfsync) persist=$2; shift ;;
     -h|--help) help_text; exit 0 ;;
     *) bad_option "$1" ;;
@@ -103,9 +111,35 @@ warm_lines redis | to_resp >"$WORK/warm.redis.resp"
 
 declare -A IR D1 DL
 
+# client_run PORT PIPELINE DB N ARGS...: redis-benchmark's instructions for
+# N requests of ARGS (the whole process, start-up included).
+client_run() {
+  local port=$1 p=$2 db=$3 n=$4 t; shift 4
+  rm -f "$WORK/client.cg"
+  timeout "$RUN_TIMEOUT" valgrind --tool=callgrind --callgrind-out-file="$WORK/client.cg" \
+    redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$p" -n "$n" -r "$RANDR" \
+    --dbnum "$db" -q "$@" >"$WORK/bench.out" 2>&1 \
+    || { cat "$WORK/bench.out" >&2; die "redis-benchmark under callgrind failed"; }
+  t=$(awk '/^(summary|totals):/ { print $2; exit }' "$WORK/client.cg")
+  [[ $t =~ ^[0-9]+$ ]] || die "no total in the client's callgrind file"
+  echo "$t"
+}
+
+# count_client ID PORT PIPELINE DB ARGS...: the client's instructions per
+# request of ARGS, without its start-up (two runs, N/2 and N requests).
+count_client() {
+  local id=$1 port=$2 p=$3 db=$4 half small large; shift 4
+  half=$((requests / 2))
+  small=$(client_run "$port" "$p" "$db" "$half" "$@")
+  large=$(client_run "$port" "$p" "$db" "$requests" "$@")
+  IR[$id]=$(((large - small) / (requests - half)))
+  log "$(printf '%-24s %8s client instructions per request' "$id" "${IR[$id]}")"
+}
+
 # count ID NAME PORT PIPELINE DB ARGS...: instructions per request of ARGS.
 count() {
   local id=$1 name=$2 port=$3 p=$4 db=$5 total d1 dl; shift 5
+  if ((client)); then count_client "$id" "$port" "$p" "$db" "$@"; return; fi
   callgrind_control -z "$SRV_PID" >/dev/null || die "$name: callgrind_control -z failed"
   timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$p" \
     -n "$requests" -r "$RANDR" --dbnum "$db" -q "$@" >"$WORK/bench.out" 2>&1 \
@@ -148,6 +182,12 @@ count() {
 
 SRV_WRAP=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$WORK/%q{CG_NAME}.cg.%p")
 ((cache_sim)) && SRV_WRAP+=(--cache-sim=yes)
+if ((client)); then
+  ((cache_sim == 0)) || die "--client counts instructions only (no --cache-sim)"
+  [[ -z $keep ]] || die "--client keeps no files (no --keep)"
+  unset SRV_WRAP
+  START_TIMEOUT=20
+fi
 
 export CG_NAME=limiterd
 dumps=1
@@ -180,10 +220,18 @@ stop_pid "$SRV_PID"
 
 report() {
   local p pair l r
-  echo "## Instructions per request, limiterd / redis-server ($(date -u +%Y-%m-%dT%H:%MZ))"
-  echo
-  echo "valgrind --tool=callgrind (user space only); redis-benchmark -c $CLIENTS -n $requests -r $RANDR; limiterd --threads 1;"
-  echo "redis-server $("$REDIS_SERVER" --version | awk '{ print $3 }'). Ratios: limiterd / redis (below 1: limiterd runs fewer instructions)."
+  if ((client)); then
+    echo "## The client's instructions per request, against limiterd / against redis-server ($(date -u +%Y-%m-%dT%H:%MZ))"
+    echo
+    echo "redis-benchmark under valgrind --tool=callgrind (user space only), -c $CLIENTS -r $RANDR, (N - N/2) requests of the"
+    echo "difference between -n $requests and -n $((requests / 2)); the servers run natively; limiterd --threads 1;"
+    echo "redis-server $("$REDIS_SERVER" --version | awk '{ print $3 }'). Ratios: against limiterd / against redis (above 1: its replies cost the client more)."
+  else
+    echo "## Instructions per request, limiterd / redis-server ($(date -u +%Y-%m-%dT%H:%MZ))"
+    echo
+    echo "valgrind --tool=callgrind (user space only); redis-benchmark -c $CLIENTS -n $requests -r $RANDR; limiterd --threads 1;"
+    echo "redis-server $("$REDIS_SERVER" --version | awk '{ print $3 }'). Ratios: limiterd / redis (below 1: limiterd runs fewer instructions)."
+  fi
   if [[ $persist == off ]]; then echo "Persistence off."; else echo "Both servers: --appendonly yes --appendfsync $persist."; fi
   ((cache_sim)) && echo "Misses: callgrind's simulated D1 and last-level data misses per request (its cache model, not this CPU's)."
   echo
