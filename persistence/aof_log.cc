@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include "file_format.h"
 
@@ -98,7 +99,7 @@ Status AofLog::WriteLocked() {
     }
   }
   Status s = WritePendingLocked();
-  if (policy_ == FsyncPolicy::kNo) {
+  if (policy() == FsyncPolicy::kNo) {
     // Nothing is ever written again with `no`: drop what is written.
     wbuf_.erase(0, wpos_);
     wbuf_lsn_ += wpos_;
@@ -244,12 +245,13 @@ void AofLog::SyncLoop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     bool round;
-    if (policy_ == FsyncPolicy::kAlways) {
+    if (policy() == FsyncPolicy::kAlways) {
       // A round as soon as someone waits for bytes not yet synced; else a
       // tick, for changes nobody waits for (an embedder's).
       auto wanted = [&] {
-        return stop_ || (!failed_.load(std::memory_order_relaxed) && !waiters_.empty() &&
-                         framed_lsn_ > synced_lsn_.load(std::memory_order_relaxed));
+        return stop_ || policy_changed_ ||
+               (!failed_.load(std::memory_order_relaxed) && !waiters_.empty() &&
+                framed_lsn_ > synced_lsn_.load(std::memory_order_relaxed));
       };
       sync_idle_ = true;
       round = cv_.wait_until(lock, next_tick, wanted);
@@ -257,15 +259,24 @@ void AofLog::SyncLoop() {
       if (stop_) break;
       if (!round) next_tick = std::chrono::steady_clock::now() + kTick;
     } else {
-      cv_.wait_until(lock, next_tick, [&] { return stop_; });
+      round = cv_.wait_until(lock, next_tick,
+                             [&] {
+                               return stop_ || policy_changed_ ||
+                                      (!failed_.load(std::memory_order_relaxed) &&
+                                       !waiters_.empty());
+                             });
       if (stop_) break;
-      next_tick = std::chrono::steady_clock::now() + kTick;
+      if (!round) next_tick = std::chrono::steady_clock::now() + kTick;
     }
+    // After SetPolicy, and whenever someone waits (a connection that
+    // read the policy as `always` just before it changed): write and
+    // fsync, whatever the policy.
+    const bool sync_now = std::exchange(policy_changed_, false) || !waiters_.empty();
     // While failing, the cron's Retry is the only writer.
     if (failed_.load(std::memory_order_relaxed)) continue;
     lock.unlock();
     Status s = Status::Ok();
-    if (policy_ == FsyncPolicy::kNo) {
+    if (policy() == FsyncPolicy::kNo && !sync_now) {
       std::lock_guard write_lock(write_mu_);
       s = WriteLocked();
     } else {
@@ -285,7 +296,7 @@ bool AofLog::ReadyToReply(std::uint64_t lsn, bool* failed) {
     *failed = true;
     return false;
   }
-  if (policy_ == FsyncPolicy::kAlways) return synced_lsn_.load(std::memory_order_acquire) >= lsn;
+  if (policy() == FsyncPolicy::kAlways) return synced_lsn_.load(std::memory_order_acquire) >= lsn;
   if (written_lsn_.load(std::memory_order_acquire) >= lsn) return true;
   Status s = Status::Ok();
   {
@@ -303,6 +314,16 @@ bool AofLog::ReadyToReply(std::uint64_t lsn, bool* failed) {
   return true;
 }
 
+void AofLog::SetPolicy(FsyncPolicy policy) {
+  {
+    std::lock_guard lock(mu_);
+    if (policy_.load(std::memory_order_relaxed) == policy) return;
+    policy_.store(policy, std::memory_order_release);
+    policy_changed_ = true;
+  }
+  cv_.notify_one();
+}
+
 void AofLog::WhenDurable(std::uint64_t lsn, std::function<void(bool ok)> done) {
   bool now_ok;
   {
@@ -314,8 +335,9 @@ void AofLog::WhenDurable(std::uint64_t lsn, std::function<void(bool ok)> done) {
     } else {
       waiters_.push_back(Waiter{lsn, std::move(done)});
       // Only a sleeping sync thread needs the futex call; a busy one looks
-      // at the waiters again when its round ends.
-      if (sync_idle_) cv_.notify_one();
+      // at the waiters again when its round ends. (A waiter under another
+      // policy read it as `always` just before a change: rare, wake it.)
+      if (sync_idle_ || policy() != FsyncPolicy::kAlways) cv_.notify_one();
       return;
     }
   }
@@ -344,7 +366,7 @@ Status AofLog::Flush() {
 void AofLog::Retry() {
   if (!failed_.load(std::memory_order_acquire)) return;
   Status s = Status::Ok();
-  if (policy_ == FsyncPolicy::kNo) {
+  if (policy() == FsyncPolicy::kNo) {
     std::lock_guard lock(write_mu_);
     s = WriteLocked();
     if (s.ok()) {

@@ -94,10 +94,17 @@ class AofLog {
   // See Durability::ReadyToReply / WhenDurable / WouldWriteToReply.
   bool ReadyToReply(std::uint64_t lsn, bool* failed);
   bool WouldWriteToReply(std::uint64_t lsn) const {
-    return policy_ != FsyncPolicy::kAlways && !failed_.load(std::memory_order_acquire) &&
+    return policy() != FsyncPolicy::kAlways && !failed_.load(std::memory_order_acquire) &&
            written_lsn_.load(std::memory_order_acquire) < lsn;
   }
   void WhenDurable(std::uint64_t lsn, std::function<void(bool ok)> done);
+
+  // CONFIG SET appendfsync: replies from now on wait for `policy`. The sync
+  // thread then writes and fsyncs everything framed so far, so that no
+  // waiter of the old policy waits for the new one's pace (`always` to
+  // `no` would otherwise leave them waiting for an fsync that never comes).
+  void SetPolicy(FsyncPolicy policy);
+  FsyncPolicy policy() const { return policy_.load(std::memory_order_acquire); }
 
   // Writes and fdatasyncs everything framed so far, whatever the policy
   // (shutdown). Success also clears a write error.
@@ -149,7 +156,7 @@ class AofLog {
     return file_start_size_ + (lsn - file_start_lsn_);
   }
 
-  const FsyncPolicy policy_;
+  std::atomic<FsyncPolicy> policy_;
 
   // Framing side: held for a memcpy by the engine's threads.
   mutable std::mutex mu_;
@@ -162,6 +169,7 @@ class AofLog {
   std::string error_text_;               // GUARDED_BY(mu_)
   bool stop_ = false;                    // GUARDED_BY(mu_)
   bool sync_idle_ = false;               // GUARDED_BY(mu_): waiting on cv_
+  bool policy_changed_ = false;          // GUARDED_BY(mu_): SetPolicy, for the sync thread
 
   // Readable without a lock (ReadyToReply's fast path, stats). Stored
   // with release after the bytes they count are written or synced;

@@ -249,6 +249,20 @@ std::optional<std::string> Durability::WriteError() const {
 
 int64_t Durability::LastSaveUnix() const { return state_->last_save_unix.load(); }
 
+void Durability::Reconfigure(const DurabilityOptions& options) {
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.jobs_mu);
+    s.options.appendfsync = options.appendfsync;
+    s.options.save_rules = options.save_rules;
+    s.options.stop_writes_on_bgsave_error = options.stop_writes_on_bgsave_error;
+    s.options.auto_aof_rewrite_percentage = options.auto_aof_rewrite_percentage;
+    s.options.auto_aof_rewrite_min_size = options.auto_aof_rewrite_min_size;
+    s.RefreshSnapshotFailingLocked();
+  }
+  if (s.log) s.log->SetPolicy(options.appendfsync);
+}
+
 PersistenceInfo Durability::Info() const {
   const State& s = *state_;
   PersistenceInfo info;
@@ -291,7 +305,12 @@ PersistenceInfo Durability::Info() const {
 
 Result<bool> Durability::Shutdown(bool save, bool nosave) {
   State& s = *state_;
-  const bool snapshot = save || (!nosave && !s.options.save_rules.empty());
+  bool has_rules;
+  {
+    std::lock_guard lock(s.jobs_mu);
+    has_rules = !s.options.save_rules.empty();
+  }
+  const bool snapshot = save || (!nosave && has_rules);
   s.StopJob(snapshot);
   if (s.log) {
     if (Status st = s.log->Flush(); !st.ok()) {

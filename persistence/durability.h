@@ -185,6 +185,14 @@ class Durability : public ChangeSink {
   int64_t LastSaveUnix() const;  // LASTSAVE
   PersistenceInfo Info() const;
 
+  // CONFIG SET: takes from `options` what may change while running:
+  // appendfsync, save_rules, stop_writes_on_bgsave_error and the two
+  // auto_aof_rewrite settings. The files, appendonly and the callbacks stay
+  // as opened. A new appendfsync applies from the next batch of replies
+  // (AofLog::SetPolicy); stop_writes_on_bgsave_error no lifts a snapshot's
+  // MISCONF at once, yes brings it back while the last snapshot failed.
+  void Reconfigure(const DurabilityOptions& options);
+
   // Once a second (the server's cron): save rules, automatic rewrite,
   // everysec fsync, retry after a write error, a scheduled rewrite.
   void Cron();

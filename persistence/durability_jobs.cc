@@ -79,11 +79,11 @@ void Durability::State::FinishSave(const Result<bool>& result, std::int64_t dirt
     changes_since_save.fetch_sub(dirty_at_cut, std::memory_order_relaxed);
     last_save_unix = NowMs() / 1000;
     bgsave_ok = true;
-    snapshot_failing = false;
+    RefreshSnapshotFailingLocked();
     Notice("DB saved on disk");
   } else {
     bgsave_ok = false;
-    if (options.stop_writes_on_bgsave_error) snapshot_failing = true;
+    RefreshSnapshotFailingLocked();
     Warn("Snapshot to " + snapshot_path + " failed: " + result.error().message);
   }
 }

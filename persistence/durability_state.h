@@ -50,6 +50,14 @@ struct Durability::State {
   // Ends a SAVE / BGSAVE; `dirty_at_cut` is the change count at its cut.
   void FinishSave(const Result<bool>& result, std::int64_t dirty_at_cut,
                   std::chrono::steady_clock::time_point started);
+  // snapshot_failing from the last snapshot's outcome and the settings now,
+  // as Redis decides MISCONF: stop-writes-on-bgsave-error, save rules set,
+  // and the last snapshot failed. Caller holds jobs_mu.
+  void RefreshSnapshotFailingLocked() {
+    snapshot_failing.store(
+        options.stop_writes_on_bgsave_error && !options.save_rules.empty() && !bgsave_ok,
+        std::memory_order_release);
+  }
   // Stops a running job (waits for a BGSAVE whose file nobody else will
   // write, abandons the rest) and joins it. Takes jobs_mu.
   void StopJob(bool snapshot_follows);
@@ -57,6 +65,9 @@ struct Durability::State {
   std::int64_t AofSize() const;
 
   Engine& engine;
+  // Fixed after Load, but for what Reconfigure sets (appendfsync,
+  // save_rules, stop_writes_on_bgsave_error, auto_aof_rewrite_*): those are
+  // GUARDED_BY(jobs_mu).
   DurabilityOptions options;
   const std::string aof_dir;
   const std::string snapshot_path;

@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "command_table.h"
+#include "durability_setup.h"
 #include "errors.h"
 #include "glob.h"
 #include "info.h"
@@ -155,6 +156,7 @@ void ConfigSet(CommandContext& ctx) {
   if (std::string e = ctx.server.config.Set(ctx.args.subspan(2)); !e.empty()) {
     return ctx.ReplyError(e);
   }
+  ApplyDurabilityConfig(ctx.server);
   ctx.out.Simple("OK");
 }
 

@@ -28,8 +28,10 @@ namespace {
 using T = DirectiveType;
 
 // Every directive. Order = conf/limiterd.conf order = CONFIG GET order.
-// The persistence directives are read once, when the daemon opens its files
-// (server/durability_setup.cc): CONFIG SET cannot change them.
+// Of the persistence directives, CONFIG SET changes the policies
+// (appendfsync, save, stop-writes-on-bgsave-error, auto-aof-rewrite-*:
+// ApplyDurabilityConfig hands them over); the files and appendonly are read
+// once, when the daemon opens them.
 constexpr DirectiveInfo kDirectives[] = {
     {"bind", T::kList, "127.0.0.1", false},
     {"port", T::kInt, "6390", false, 1, 65535},
@@ -39,14 +41,14 @@ constexpr DirectiveInfo kDirectives[] = {
     {"timeout", T::kInt, "0", true, 0, INT_MAX},
     {"dir", T::kString, "./", false},
     {"appendonly", T::kBool, "no", false},
-    {"appendfsync", T::kEnum, "everysec", false, 0, 0, "always, everysec, no"},
+    {"appendfsync", T::kEnum, "everysec", true, 0, 0, "always, everysec, no"},
     {"appendfilename", T::kString, "appendonly.aof", false},
     {"appenddirname", T::kString, "appendonlydir", false},
     {"dbfilename", T::kString, "dump.snap", false},
-    {"save", T::kSave, "3600 1 300 100 60 10000", false},
-    {"stop-writes-on-bgsave-error", T::kBool, "yes", false},
-    {"auto-aof-rewrite-percentage", T::kInt, "100", false, 0, INT_MAX},
-    {"auto-aof-rewrite-min-size", T::kMemory, "67108864", false, 0, INT64_MAX},
+    {"save", T::kSave, "3600 1 300 100 60 10000", true},
+    {"stop-writes-on-bgsave-error", T::kBool, "yes", true},
+    {"auto-aof-rewrite-percentage", T::kInt, "100", true, 0, INT_MAX},
+    {"auto-aof-rewrite-min-size", T::kMemory, "67108864", true, 0, INT64_MAX},
     {"aof-load-truncated", T::kBool, "yes", false},
     {"hierarchy-separator", T::kString, "/", false},
     {"enable-debug-command", T::kBool, "no", false},
@@ -448,9 +450,9 @@ std::vector<std::pair<std::string, std::string>> Config::Get(
 }
 
 std::string Config::Set(std::span<const std::string_view> pairs) {
-  if (pairs.empty() || pairs.size() % 2 != 0) {
-    return err::ConfigSetUnknown(pairs.empty() ? std::string_view{} : pairs[0]);
-  }
+  // Redis 7: the arity check gives fewer than one pair its error; an odd
+  // count is a syntax error.
+  if (pairs.empty() || pairs.size() % 2 != 0) return std::string(err::kSyntax);
   std::vector<int> seen;
   for (size_t i = 0; i < pairs.size(); i += 2) {
     int index = IndexOf(pairs[i]);

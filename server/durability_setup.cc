@@ -1,6 +1,7 @@
 // Copyright limiterd authors.
 #include "durability_setup.h"
 
+#include <mutex>
 #include <sstream>
 #include <vector>
 
@@ -43,6 +44,15 @@ persistence::DurabilityOptions DurabilityOptionsFrom(const Config& config) {
   o.log_warning = [](const std::string& text) { LogWarning("{}", text); };
   o.log_notice = [](const std::string& text) { LogNotice("{}", text); };
   return o;
+}
+
+void ApplyDurabilityConfig(ServerState& server) {
+  if (!server.durability) return;
+  // Read and hand over as one step: of two CONFIG SETs at once, the one
+  // applied last reads the configuration after both.
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  server.durability->Reconfigure(DurabilityOptionsFrom(server.config));
 }
 
 std::string OpenDurability(ServerState& server) {

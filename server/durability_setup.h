@@ -24,4 +24,9 @@ persistence::DurabilityOptions DurabilityOptionsFrom(const Config& config);
 // and the offset of a corruption.
 [[nodiscard]] std::string OpenDurability(ServerState& server);
 
+// After CONFIG SET: hands the persistence directives that may change while
+// running (appendfsync, save, stop-writes-on-bgsave-error,
+// auto-aof-rewrite-*) to server.durability, if there is one.
+void ApplyDurabilityConfig(ServerState& server);
+
 }  // namespace limiterd::server

@@ -292,6 +292,14 @@ class ServerCommands(LimiterdCase):
         self.assertIsInstance(self.call("CONFIG", "SET", "nosuchdirective", "1"), RespError)
         self.assertIsInstance(self.call("CONFIG", "SET", "maxclients", "lots"), RespError)
         self.assertEqual(self.r.config_get("maxclients"), {"maxclients": "123"})
+        # The persistence policies, as redis-py sets them (save's value is one
+        # string of pairs); the files are fixed.
+        self.assertIs(self.r.config_set("save", "900 1 300 10"), True)
+        self.assertEqual(self.r.config_get("save"), {"save": "900 1 300 10"})
+        self.assertIs(self.r.config_set("appendfsync", "no"), True)
+        self.assertEqual(self.r.config_get("appendfsync"), {"appendfsync": "no"})
+        self.assertIn("can't set immutable config", self.err("CONFIG", "SET", "appendonly", "yes"))
+        self.assertEqual(self.err("CONFIG", "SET", "save", "900", "1"), "ERR syntax error")
 
     def test_dbsize_flushall_time(self):
         self.assertEqual(self.r.dbsize(), 0)

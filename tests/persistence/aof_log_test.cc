@@ -203,6 +203,46 @@ TEST_CASE("log: WouldWriteToReply until a write covers the LSN", "[aof][log]") {
   CHECK_FALSE(always.WouldWriteToReply(always.Append("x")));
 }
 
+// CONFIG SET appendfsync: replies wait for the new policy from the next
+// batch on, and a waiter that read the old one is still answered.
+TEST_CASE("log: SetPolicy switches the pace; no waiter is left behind", "[aof][log]") {
+  TempDir dir;
+  fs::create_directories(dir.aof_dir());
+  uint64_t size = 0;
+  auto file = OpenNewIncr(dir.aof_dir(), "p.incr.aof", &size);
+  AofLog log(FsyncPolicy::kEverySec, file, size);
+  CHECK(log.WouldWriteToReply(log.Append("a")));
+
+  log.SetPolicy(FsyncPolicy::kAlways);
+  CHECK(log.policy() == FsyncPolicy::kAlways);
+  const uint64_t b = log.Append("b");
+  CHECK_FALSE(log.WouldWriteToReply(b));  // the sync thread's group commit now
+  std::promise<bool> b_done;
+  bool failed = false;
+  if (log.ReadyToReply(b, &failed)) {
+    b_done.set_value(true);
+  } else {
+    log.WhenDurable(b, [&](bool ok) { b_done.set_value(ok); });
+  }
+  auto b_future = b_done.get_future();
+  REQUIRE(b_future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(b_future.get());
+  CHECK(log.stats().fsyncs >= 1);
+
+  // A connection that read `always` just before the switch to `no` waits
+  // for an fsync that `no` never makes on its own: the log makes it.
+  log.SetPolicy(FsyncPolicy::kNo);
+  const uint64_t c = log.Append("c");
+  std::promise<bool> c_done;
+  log.WhenDurable(c, [&](bool ok) { c_done.set_value(ok); });
+  auto c_future = c_done.get_future();
+  REQUIRE(c_future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(c_future.get());
+  CHECK(log.WouldWriteToReply(log.Append("d")));  // `no`: written inline again
+  REQUIRE(log.Flush().ok());
+  CHECK(Payloads(file->path()) == std::vector<std::string>{"a", "b", "c", "d"});
+}
+
 TEST_CASE("log: appendfsync always, one fsync serves many writers", "[aof][group]") {
   TempDir dir;
   AdjustableClock clock(kT0);

@@ -209,6 +209,7 @@ TEST_CASE("snapshot: a failed BGSAVE refuses writers (MISCONF) until a save succ
   Engine e(EngineOptions{"/", &clock});
   DurabilityOptions o = Options(dir.path(), false);
   o.dir = dir.path() + "/missing";  // BGSAVE cannot create its file
+  o.save_rules = {SaveRule{3600, 1}};  // MISCONF needs save rules (Redis)
   std::vector<std::string> warnings;
   std::mutex warnings_mu;
   o.log_warning = [&](const std::string& m) {
@@ -251,5 +252,33 @@ TEST_CASE("snapshot: stop-writes-on-bgsave-error no keeps writers going", "[snap
   REQUIRE(d.Load().ok());
   REQUIRE_FALSE(d.Save().ok());
   CHECK(d.Info().rdb_last_bgsave_status == "err");
+  CHECK_FALSE(d.WriteError());
+}
+
+// Redis refuses writers for a failed snapshot only while save rules are
+// set (writeCommandsDeniedByDiskError: saveparamslen > 0); Reconfigure
+// (CONFIG SET) re-decides at once.
+TEST_CASE("snapshot: MISCONF needs save rules, and follows them when they change",
+          "[snapshot][error]") {
+  TempDir dir;
+  Engine e;
+  DurabilityOptions o = Options(dir.path() + "/missing", false);
+  REQUIRE(o.save_rules.empty());
+  Durability d(e, o);
+  REQUIRE(d.Load().ok());
+  REQUIRE_FALSE(d.Save().ok());
+  CHECK(d.Info().rdb_last_bgsave_status == "err");
+  CHECK_FALSE(d.WriteError());  // no save rules: writers go on
+  o.save_rules = {SaveRule{3600, 1}};
+  d.Reconfigure(o);
+  CHECK(d.WriteError());
+  o.stop_writes_on_bgsave_error = false;
+  d.Reconfigure(o);
+  CHECK_FALSE(d.WriteError());
+  o.stop_writes_on_bgsave_error = true;
+  d.Reconfigure(o);
+  CHECK(d.WriteError());
+  o.save_rules.clear();
+  d.Reconfigure(o);
   CHECK_FALSE(d.WriteError());
 }

@@ -158,6 +158,8 @@ TEST_CASE("CONFIG GET / SET / REWRITE", "[config]") {
             "set immutable config"));
   CHECK((*c)({"CONFIG", "SET", "nosuch", "1"}) ==
         Err("ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"));
+  // Redis 7: an odd number of arguments after SET is a syntax error.
+  CHECK((*c)({"CONFIG", "SET", "timeout", "1", "maxclients"}) == Err("ERR syntax error"));
   CHECK((*c)({"CONFIG", "SET", "timeout", "1", "timeout", "2"}) ==
         Err("ERR CONFIG SET failed (possibly related to argument 'timeout') - duplicate "
             "parameter"));

@@ -181,7 +181,8 @@ TEST_CASE("conf/limiterd.conf sets every directive to its default", "[config]") 
   }
 }
 
-TEST_CASE("persistence directives: defaults, file names, fixed at start-up", "[config]") {
+TEST_CASE("persistence directives: defaults, file names; the files fixed at start-up",
+          "[config]") {
   Config c;
   CHECK(c.GetValue("dbfilename") == "dump.snap");
   CHECK(c.GetValue("appenddirname") == "appendonlydir");
@@ -196,8 +197,26 @@ TEST_CASE("persistence directives: defaults, file names, fixed at start-up", "[c
                               "--stop-writes-on-bgsave-error", "no"};
   CHECK(c.LoadFromArgs(ok).empty());
   CHECK(c.GetValue("appendfilename") == "my.aof");
-  std::vector<std::string_view> set{"appendfsync", "always"};
-  CHECK(c.Set(set) ==
-        "ERR CONFIG SET failed (possibly related to argument 'appendfsync') - can't set "
-        "immutable config");
+  // The policies change at run time (as in Redis)...
+  std::vector<std::string_view> policies{"appendfsync", "always", "save", "900 1 300 10",
+                                         "stop-writes-on-bgsave-error", "yes",
+                                         "auto-aof-rewrite-percentage", "50",
+                                         "auto-aof-rewrite-min-size", "1mb"};
+  CHECK(c.Set(policies).empty());
+  CHECK(c.GetValue("appendfsync") == "always");
+  CHECK(c.GetValue("save") == "900 1 300 10");
+  CHECK(c.GetValue("auto-aof-rewrite-min-size") == "1048576");
+  std::vector<std::string_view> no_save{"save", ""};
+  CHECK(c.Set(no_save).empty());
+  CHECK(c.GetValue("save").empty());
+  std::vector<std::string_view> bad_save{"save", "900"};
+  CHECK(c.Set(bad_save).find("(possibly related to argument 'save')") != std::string::npos);
+  CHECK(c.GetValue("save").empty());
+  // ...the files and appendonly do not.
+  for (std::string_view name : {"appendonly", "dir", "appendfilename", "appenddirname",
+                                "dbfilename", "aof-load-truncated"}) {
+    std::vector<std::string_view> set{name, "x"};
+    CHECK(c.Set(set) == "ERR CONFIG SET failed (possibly related to argument '" +
+                            std::string(name) + "') - can't set immutable config");
+  }
 }

@@ -413,3 +413,83 @@ TEST_CASE("a command sent while the one before waits for its fsync is answered",
   }
   CHECK(answered == 200);
 }
+
+// CONFIG SET of the persistence policies reaches the running Durability.
+TEST_CASE("CONFIG SET save and stop-writes-on-bgsave-error apply at once", "[persistence]") {
+  DurableFixture f(Overrides{{"save", ""}});
+  auto c = f.NewClient();
+  CHECK((*c)({"LIMIT.SET", "k", "HARD", "10"}) == kOk);
+  f.durability().Cron();
+  CHECK(InfoFields(*c, "persistence")["rdb_saves"] == "0");
+  // A rule that any change meets: the next cron saves.
+  CHECK((*c)({"CONFIG", "SET", "save", "0 1"}) == kOk);
+  f.durability().Cron();
+  CHECK(InfoFields(*c, "persistence")["rdb_saves"] == "1");
+  CHECK(WaitForField(*c, "rdb_bgsave_in_progress", "0"));
+  CHECK(InfoFields(*c, "persistence")["rdb_last_bgsave_status"] == "ok");
+  // No rules: changes are not saved any more.
+  CHECK((*c)({"CONFIG", "SET", "save", ""}) == kOk);
+  CHECK((*c)({"CREDITS.CONSUME", "k", "1"}).rfind(Arr(6) + Int(1), 0) == 0);
+  f.durability().Cron();
+  CHECK(InfoFields(*c, "persistence")["rdb_saves"] == "1");
+
+  // MISCONF follows the settings as Redis decides it: stop-writes-on-
+  // bgsave-error, save rules set, the last snapshot failed.
+  CHECK((*c)({"CONFIG", "SET", "save", "3600 1"}) == kOk);
+  fs::path away = FailBgsave(f, *c);
+  CHECK((*c)({"CREDITS.CONSUME", "k", "1"}).rfind("-MISCONF ", 0) == 0);
+  CHECK((*c)({"CONFIG", "SET", "stop-writes-on-bgsave-error", "no"}) == kOk);
+  CHECK((*c)({"CREDITS.CONSUME", "k", "1"}).rfind(Arr(6) + Int(1), 0) == 0);
+  CHECK((*c)({"CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"}) == kOk);
+  CHECK((*c)({"CREDITS.CONSUME", "k", "1"}).rfind("-MISCONF ", 0) == 0);
+  CHECK((*c)({"CONFIG", "SET", "save", ""}) == kOk);
+  CHECK((*c)({"CREDITS.CONSUME", "k", "1"}).rfind(Arr(6) + Int(1), 0) == 0);
+  fs::rename(away, f.dir());
+}
+
+// appendfsync at run time: `always` makes every reply wait for its own
+// fsync (group commit with one client: one fsync per request); `no` makes
+// none. The server started with everysec.
+TEST_CASE("CONFIG SET appendfsync changes when replies leave", "[persistence][net]") {
+  TempDir dir;
+  TestServer server(Overrides{{"dir", dir.path()}, {"appendonly", "yes"},
+                              {"appendfsync", "everysec"}, {"save", ""}},
+                    /*durable=*/true);
+  Socket s(server.port());
+  s.Send(Cmd({"LIMIT.SET", "org:a", "HARD", "1000000"}));
+  REQUIRE(s.Read(kOk.size()) == kOk);
+  auto fsyncs = [&] {
+    auto info = InfoText(server.state(), std::vector<std::string_view>{"persistence"});
+    size_t at = info.find("aof_fsyncs:");
+    REQUIRE(at != std::string::npos);
+    return std::stoll(info.substr(at + 11));
+  };
+  auto consume = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      s.Send(Cmd({"CREDITS.CONSUME", "org:a", "1"}));
+      REQUIRE(s.ReadLine() == "*6\r\n");
+      for (int line = 0; line < 7; ++line) s.ReadLine();  // :1 ... $5 org:a
+    }
+  };
+  s.Send(Cmd({"CONFIG", "SET", "appendfsync", "always"}));
+  REQUIRE(s.Read(kOk.size()) == kOk);
+  const int64_t before_always = fsyncs();
+  consume(20);
+  CHECK(fsyncs() >= before_always + 20);
+
+  s.Send(Cmd({"CONFIG", "SET", "appendfsync", "no"}));
+  REQUIRE(s.Read(kOk.size()) == kOk);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the switch's own fsync
+  const int64_t before_no = fsyncs();
+  consume(20);
+  CHECK(fsyncs() <= before_no + 1);
+  s.Send(Cmd({"CONFIG", "GET", "appendfsync"}));
+  CHECK(s.Read(Arr(2).size() + Bulk("appendfsync").size() + Bulk("no").size()) ==
+        Arr(2) + Bulk("appendfsync") + Bulk("no"));
+  server.Stop();
+
+  // Every acknowledged consume is in the AOF.
+  DurableFixture f(Overrides{{"appendonly", "yes"}, {"save", ""}}, dir.path());
+  auto c = f.NewClient();
+  CHECK((*c)({"USAGE.GET", "org:a"}).find(Bulk("consumed") + Int(40)) != std::string::npos);
+}
