@@ -55,9 +55,12 @@ void ApplyDurabilityConfig(ServerState& server) {
   server.durability->Reconfigure(DurabilityOptionsFrom(server.config));
 }
 
-std::string OpenDurability(ServerState& server) {
-  server.durability = std::make_unique<persistence::Durability>(
-      server.engine, DurabilityOptionsFrom(server.config));
+std::string OpenDurability(ServerState& server,
+                           std::function<void(std::string_view step)> job_step_hook) {
+  persistence::DurabilityOptions options = DurabilityOptionsFrom(server.config);
+  options.job_step_hook = std::move(job_step_hook);
+  server.durability =
+      std::make_unique<persistence::Durability>(server.engine, std::move(options));
   auto report = server.durability->Load();
   if (!report) {
     server.durability.reset();

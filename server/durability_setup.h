@@ -4,7 +4,9 @@
 // way redis-server logs it. Used by main and by the in-process tests.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "config.h"
 #include "durability.h"
@@ -21,8 +23,10 @@ persistence::DurabilityOptions DurabilityOptionsFrom(const Config& config);
 // Creates server.durability, loads the snapshot or the AOF into the engine
 // (it becomes the engine's change sink) and logs what was loaded. Call once,
 // before serving. Returns "" or the error to print before exiting: the file
-// and the offset of a corruption.
-[[nodiscard]] std::string OpenDurability(ServerState& server);
+// and the offset of a corruption. `job_step_hook`: tests only (see
+// DurabilityOptions).
+[[nodiscard]] std::string OpenDurability(
+    ServerState& server, std::function<void(std::string_view step)> job_step_hook = {});
 
 // After CONFIG SET: hands the persistence directives that may change while
 // running (appendfsync, save, stop-writes-on-bgsave-error,

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -33,14 +34,16 @@ inline int FreePort() {
 }
 
 // The daemon in this process on a free port, 2 io threads; with `durable`,
-// persistence as main opens it (the overrides set dir and the rest).
+// persistence as main opens it (the overrides set dir and the rest), with
+// `job_step_hook` in its options (to hold a background job).
 class TestServer {
  public:
   explicit TestServer(std::vector<std::pair<std::string, std::string>> overrides = {},
-                      bool durable = false)
+                      bool durable = false,
+                      std::function<void(std::string_view)> job_step_hook = {})
       : port_(FreePort()), state_(Configure(std::move(overrides), port_), 2), server_(state_) {
     REQUIRE(server_.Listen());
-    if (durable) REQUIRE(OpenDurability(state_).empty());
+    if (durable) REQUIRE(OpenDurability(state_, std::move(job_step_hook)).empty());
     thread_ = std::thread([this] { server_.Run(); });
   }
   ~TestServer() { Stop(); }

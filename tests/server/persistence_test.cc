@@ -5,8 +5,10 @@
 // appendfsync always over real sockets.
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "errors.h"
@@ -492,4 +494,68 @@ TEST_CASE("CONFIG SET appendfsync changes when replies leave", "[persistence][ne
   DurableFixture f(Overrides{{"appendonly", "yes"}, {"save", ""}}, dir.path());
   auto c = f.NewClient();
   CHECK((*c)({"USAGE.GET", "org:a"}).find(Bulk("consumed") + Int(40)) != std::string::npos);
+}
+
+// BGSAVE during an AOF rewrite: refused, or with SCHEDULE started by the
+// cron once the rewrite ends (Redis's rdb_bgsave_scheduled). The rewrite is
+// held after writing its base until the test lets it go.
+TEST_CASE("BGSAVE SCHEDULE during a rewrite: saved once the rewrite ends", "[persistence][net]") {
+  TempDir dir;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool held = false, release = false;
+  auto hold_rewrite = [&](std::string_view step) {
+    if (step != "rewrite: base") return;
+    std::unique_lock lock(mu);
+    held = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(20), [&] { return release; });
+  };
+  TestServer server(Overrides{{"dir", dir.path()}, {"appendonly", "yes"}, {"save", ""}},
+                    /*durable=*/true, hold_rewrite);
+  auto info = [&](const std::string& name) {
+    auto text = InfoText(server.state(), std::vector<std::string_view>{"persistence"});
+    size_t at = text.find("\r\n" + name + ":");
+    REQUIRE(at != std::string::npos);
+    at += name.size() + 3;
+    return text.substr(at, text.find("\r\n", at) - at);
+  };
+  auto wait_info = [&](const std::string& name, const std::string& value) {
+    for (int i = 0; i < 2000 && info(name) != value; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return info(name) == value;
+  };
+  Socket s(server.port());
+  s.Send(Cmd({"LIMIT.SET", "org:a", "HARD", "100"}));
+  REQUIRE(s.Read(kOk.size()) == kOk);
+  const std::string started = "+Background append only file rewriting started\r\n";
+  s.Send(Cmd({"BGREWRITEAOF"}));
+  REQUIRE(s.Read(started.size()) == started);
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return held; }));
+  }
+  CHECK(info("aof_rewrite_in_progress") == "1");
+  const std::string refused = Err(err::kBgSaveDuringRewrite);
+  s.Send(Cmd({"BGSAVE"}));
+  CHECK(s.Read(refused.size()) == refused);
+  const std::string scheduled = "+Background saving scheduled\r\n";
+  s.Send(Cmd({"BGSAVE", "SCHEDULE"}));
+  CHECK(s.Read(scheduled.size()) == scheduled);
+  // Held: the cron (once a second) leaves the BGSAVE waiting.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  CHECK(info("rdb_saves") == "0");
+  CHECK(info("rdb_bgsave_in_progress") == "0");
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  CHECK(wait_info("aof_rewrite_in_progress", "0"));
+  CHECK(wait_info("rdb_saves", "1"));
+  CHECK(wait_info("rdb_bgsave_in_progress", "0"));
+  CHECK(info("rdb_last_bgsave_status") == "ok");
+  CHECK(info("aof_last_bgrewrite_status") == "ok");
+  CHECK(fs::exists(fs::path(dir.path()) / "dump.snap"));
 }
