@@ -36,6 +36,7 @@ constexpr DirectiveInfo kDirectives[] = {
     {"bind", T::kList, "127.0.0.1", false},
     {"port", T::kInt, "6390", false, 1, 65535},
     {"threads", T::kInt, "0", false, 0, 1024},
+    {"io-spin-us", T::kInt, "50", true, 0, 1000},
     {"requirepass", T::kString, "", true},
     {"maxclients", T::kInt, "10000", true, 1, 1000000},
     {"timeout", T::kInt, "0", true, 0, INT_MAX},
@@ -317,6 +318,7 @@ void Config::RefreshHotLocked() {
   timeout_.store(static_cast<int64_t>(u64("timeout")), std::memory_order_relaxed);
   proto_max_bulk_len_.store(u64("proto-max-bulk-len"), std::memory_order_relaxed);
   query_buffer_limit_.store(u64("client-query-buffer-limit"), std::memory_order_relaxed);
+  io_spin_us_.store(static_cast<int64_t>(u64("io-spin-us")), std::memory_order_relaxed);
   password_required_.store(!values_[static_cast<size_t>(IndexOf("requirepass"))].empty(),
                            std::memory_order_relaxed);
   LogLevel level;

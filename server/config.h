@@ -80,6 +80,7 @@ class Config {
     return query_buffer_limit_.load(std::memory_order_relaxed);
   }
   bool password_required() const { return password_required_.load(std::memory_order_relaxed); }
+  int64_t io_spin_us() const { return io_spin_us_.load(std::memory_order_relaxed); }
   // Bumped by every CONFIG SET; connections refresh cached limits on change.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   // Compares in constant time with the current requirepass.
@@ -115,6 +116,7 @@ class Config {
   std::atomic<uint64_t> proto_max_bulk_len_{0};
   std::atomic<uint64_t> query_buffer_limit_{0};
   std::atomic<bool> password_required_{false};
+  std::atomic<int64_t> io_spin_us_{0};
   std::atomic<uint64_t> generation_{0};
 };
 

@@ -69,6 +69,20 @@ TEST_CASE("defaults", "[config]") {
   CHECK(!c.debug_command_enabled());
   CHECK(!c.password_required());
   CHECK(c.threads() == DefaultThreads(UsableCores()));
+  CHECK(c.io_spin_us() == 50);
+}
+
+TEST_CASE("io-spin-us: 0 to 1000, changed at run time", "[config]") {
+  Config c;
+  std::vector<std::string_view> off{"io-spin-us", "0"};
+  CHECK(c.Set(off).empty());
+  CHECK(c.io_spin_us() == 0);
+  std::vector<std::string_view> most{"io-spin-us", "1000"};
+  CHECK(c.Set(most).empty());
+  CHECK(c.io_spin_us() == 1000);
+  std::vector<std::string_view> over{"io-spin-us", "1001"};
+  CHECK(c.Set(over).find("(possibly related to argument 'io-spin-us')") != std::string::npos);
+  CHECK(c.io_spin_us() == 1000);
 }
 
 TEST_CASE("threads 0: a core is left spare, and the affinity mask counts", "[config]") {

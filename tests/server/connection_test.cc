@@ -2,6 +2,8 @@
 // The daemon over real sockets, in-process: pipelining, split input,
 // replies the client reads late, protocol errors, QUIT, maxclients, the
 // query buffer limit, idle timeout, SHUTDOWN draining.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <thread>
 
@@ -9,6 +11,18 @@
 #include "net_test_util.h"
 
 using namespace st;  // NOLINT
+
+namespace {
+
+// This process's CPU time so far, every thread (user + system).
+double ProcessCpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+}  // namespace
 
 TEST_CASE("pipelining: many commands in one write, all replies", "[net]") {
   TestServer server;
@@ -163,6 +177,40 @@ TEST_CASE("a command that arrives while replies wait for the client is answered"
   std::string got = s.Read(expected);
   REQUIRE(got.size() == expected);
   CHECK(got.substr(got.size() - Bulk("last").size()) == Bulk("last"));
+}
+
+// The io threads poll for up to io-spin-us after a short sleep
+// (RunIoThread). Whatever the setting, every reply arrives, the setting
+// changes while serving, the server stops when asked, and an idle server
+// does not keep polling: its threads then use next to no CPU.
+TEST_CASE("io-spin-us: served alike at any setting, and idle when idle", "[net]") {
+  TestServer server(Overrides{{"io-spin-us", "1000"}});
+  Socket s(server.port());
+  auto round_trips = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      s.Send(Cmd({"ECHO", std::to_string(i)}));
+      REQUIRE(s.Read(Bulk(std::to_string(i)).size()) == Bulk(std::to_string(i)));
+    }
+  };
+  round_trips(2000);  // back to back: the threads poll between them
+  std::string batch, expected;
+  for (int i = 0; i < 500; ++i) {
+    batch += Cmd({"PING"});
+    expected += "+PONG\r\n";
+  }
+  s.Send(batch);
+  CHECK(s.Read(expected.size()) == expected);
+  // Idle: after at most one spin (1 ms) the io threads sleep. A loop that
+  // kept polling would use a whole core (1000 ms of CPU a second).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const double before = ProcessCpuSeconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  CHECK(ProcessCpuSeconds() - before < 0.25);
+  s.Send(Cmd({"CONFIG", "SET", "io-spin-us", "0"}));
+  CHECK(s.Read(kOk.size()) == kOk);
+  round_trips(500);
+  server.Stop();
+  CHECK(server.stopped());
 }
 
 TEST_CASE("protocol error: reply, close that connection only", "[net]") {
