@@ -75,15 +75,13 @@ void Durability::State::FinishSave(const Result<bool>& result, std::int64_t dirt
                                    Clock::time_point started) {
   // Caller holds jobs_mu.
   last_bgsave_secs = SecondsSince(started);
+  bgsave_ok = result.ok();
+  RefreshSnapshotFailingLocked();
   if (result.ok()) {
     changes_since_save.fetch_sub(dirty_at_cut, std::memory_order_relaxed);
     last_save_unix = NowMs() / 1000;
-    bgsave_ok = true;
-    RefreshSnapshotFailingLocked();
     Notice("DB saved on disk");
   } else {
-    bgsave_ok = false;
-    RefreshSnapshotFailingLocked();
     Warn("Snapshot to " + snapshot_path + " failed: " + result.error().message);
   }
 }

@@ -37,10 +37,11 @@ constexpr int kDrainAttempts = 500;       // x 10 ms
 // is served without a wake-up. Sleeping is what costs on a VM: the
 // client's send must interrupt the halted vCPU (an IPI and a VM exit), and
 // the reply waits for it. Measured (docs/performance.md, io-spin-us 50):
-// at -P 1, 12-13% more CONSUMEs per second (medians), 0.9-1.4 us less of
-// the client's CPU per request; no change with appendfsync always. After a
-// long sleep (requests sparser than the spin) it does not poll, so an idle
-// or lightly loaded daemon costs what run() costs.
+// at -P 1, 9-14% more CONSUMEs per second (medians; per core, not pinned,
+// appendfsync always and everysec), 0.6-1.4 us less of the client's CPU
+// per request; no change at -P 16. After a long sleep (requests sparser
+// than the spin) it does not poll, so an idle or lightly loaded daemon
+// costs what run() costs.
 void RunIoThread(asio::io_context& io, const Config& config) {
   using Clock = std::chrono::steady_clock;
   bool last_sleep_short = false;
