@@ -67,6 +67,16 @@ bool ReadAllowedConsume(Socket& s) {
   return true;
 }
 
+// One field of INFO persistence of a server running in this process.
+std::string PersistenceField(ServerState& state, std::string_view name) {
+  const std::string text = InfoText(state, std::vector<std::string_view>{"persistence"});
+  const std::string key = "\r\n" + std::string(name) + ":";
+  size_t at = text.find(key);
+  REQUIRE(at != std::string::npos);
+  at += key.size();
+  return text.substr(at, text.find("\r\n", at) - at);
+}
+
 // A reply's lines, sorted: equal for the same keys in another order (SCAN).
 std::vector<std::string> SortedLines(const std::string& reply) {
   std::vector<std::string> lines;
@@ -374,11 +384,8 @@ TEST_CASE("appendfsync always over sockets: every reply after its fsync, group c
     for (auto& t : threads) t.join();
     int total = kClients * (kPerClient / 2 * 1 + kPerClient / 2 * 4);
     CHECK(acked.load() == total);
-    auto info = InfoText(server.state(), std::vector<std::string_view>{"persistence"});
-    INFO(info);
     auto field = [&](std::string_view name) {
-      size_t at = info.find(std::string(name) + ":");
-      return std::stoll(info.substr(at + name.size() + 1));
+      return std::stoll(PersistenceField(server.state(), name));
     };
     CHECK(field("aof_records") >= total);
     // Group commit: an fsync covers every change that arrived meanwhile.
@@ -464,12 +471,7 @@ TEST_CASE("CONFIG SET appendfsync changes when replies leave", "[persistence][ne
   Socket s(server.port());
   s.Send(Cmd({"LIMIT.SET", "org:a", "HARD", "1000000"}));
   REQUIRE(s.Read(kOk.size()) == kOk);
-  auto fsyncs = [&] {
-    auto info = InfoText(server.state(), std::vector<std::string_view>{"persistence"});
-    size_t at = info.find("aof_fsyncs:");
-    REQUIRE(at != std::string::npos);
-    return std::stoll(info.substr(at + 11));
-  };
+  auto fsyncs = [&] { return std::stoll(PersistenceField(server.state(), "aof_fsyncs")); };
   auto consume = [&](int n) {
     for (int i = 0; i < n; ++i) {
       s.Send(Cmd({"CREDITS.CONSUME", "org:a", "1"}));
@@ -516,14 +518,8 @@ TEST_CASE("BGSAVE SCHEDULE during a rewrite: saved once the rewrite ends", "[per
   };
   TestServer server(Overrides{{"dir", dir.path()}, {"appendonly", "yes"}, {"save", ""}},
                     /*durable=*/true, hold_rewrite);
-  auto info = [&](const std::string& name) {
-    auto text = InfoText(server.state(), std::vector<std::string_view>{"persistence"});
-    size_t at = text.find("\r\n" + name + ":");
-    REQUIRE(at != std::string::npos);
-    at += name.size() + 3;
-    return text.substr(at, text.find("\r\n", at) - at);
-  };
-  auto wait_info = [&](const std::string& name, const std::string& value) {
+  auto info = [&](std::string_view name) { return PersistenceField(server.state(), name); };
+  auto wait_info = [&](std::string_view name, std::string_view value) {
     for (int i = 0; i < 2000 && info(name) != value; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
