@@ -43,7 +43,17 @@ Result<bool> LoadIncr(const std::string& path, bool last, bool load_truncated, E
   }  // unmapped before any truncation
   load.records += scan.groups;
   switch (scan.end) {
-    case IncrScan::End::kClean: return true;
+    case IncrScan::End::kClean:
+      // The log appends after the last record (OpenIncrFile: at the file's
+      // size), so the last file's zero-filled space goes; it is zero-filled
+      // again as needed. Earlier files keep theirs: nothing appends there.
+      if (last && scan.padding > 0) {
+        if (Status s = TruncateFile(path, scan.good_size); !s.ok()) {
+          return InvalidArgument("Can't cut the zero-filled space at the end of " + path + ": " +
+                                 s.message());
+        }
+      }
+      return true;
     case IncrScan::End::kCorruption: return BadFormat(path, scan.Describe());
     case IncrScan::End::kTornTail: break;
   }
@@ -97,14 +107,14 @@ Result<NewIncr> CreateIncrFile(const std::string& aof_dir, const std::string& na
   const std::string header = FramedFileHeader(kAofMagic, created_ms, separator);
   if (Status s = WriteFileAtomically(path, header); !s.ok()) return InvalidArgument(s.message());
   int fd = -1;
-  if (Status s = OpenForAppend(path, &fd); !s.ok()) return InvalidArgument(s.message());
+  if (Status s = OpenForWriting(path, &fd); !s.ok()) return InvalidArgument(s.message());
   return NewIncr{std::make_shared<LogFile>(fd, path), header.size()};
 }
 
 Result<NewIncr> OpenIncrFile(const std::string& path, std::int64_t created_ms,
                              const std::string& separator) {
   int fd = -1;
-  if (Status s = OpenForAppend(path, &fd); !s.ok()) return InvalidArgument(s.message());
+  if (Status s = OpenForWriting(path, &fd); !s.ok()) return InvalidArgument(s.message());
   auto file = std::make_shared<LogFile>(fd, path);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {

@@ -72,11 +72,13 @@ IncrScan ScanIncr(std::string_view bytes, const ApplyFn& apply) {
   }
   switch (reader.end()) {
     case ReadEnd::kClean:
+    case ReadEnd::kPadding:
       if (groups.open()) {
         return Stop(scan, IncrScan::End::kTornTail, good, good,
                     "the file ends inside a group of records");
       }
-      scan.good_size = bytes.size();
+      scan.good_size = reader.end_offset();
+      scan.padding = bytes.size() - scan.good_size;
       return scan;
     case ReadEnd::kTornTail:
       // A torn header: the file was being created. Everything else: the

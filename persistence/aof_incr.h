@@ -15,7 +15,7 @@ namespace limiterd::persistence {
 
 struct IncrScan {
   enum class End {
-    kClean,       // every byte belongs to a whole group
+    kClean,       // every byte belongs to a whole group, or is padding
     kTornTail,    // the file ends inside a record or a group: a crash
                   // mid-append. good_size is where to cut.
     kCorruption,  // anything else; bad_offset is the record at fault, and
@@ -26,6 +26,9 @@ struct IncrScan {
   bool has_header = false;    // false for an empty file (created, never written)
   std::uint64_t groups = 0;   // change groups applied
   std::uint64_t good_size = 0;
+  // kClean: zero bytes after good_size, to the end of the file (space the
+  // log zero-filled ahead of its writes, aof_log.h; not part of the AOF).
+  std::uint64_t padding = 0;
   std::uint64_t bad_offset = 0;
   std::string message;        // why, for kTornTail and kCorruption
 

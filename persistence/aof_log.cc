@@ -20,6 +20,9 @@ namespace {
 std::atomic<std::uint64_t> g_lsn_high{0};
 
 constexpr auto kTick = std::chrono::seconds(1);
+// Zero-filled ahead at a time (appendfsync always): one zero-fill and one
+// journal commit per 4 MiB of AOF, about 5 ms here.
+constexpr std::uint64_t kZeroFillAhead = 4u << 20;
 
 }  // namespace
 
@@ -33,6 +36,7 @@ AofLog::AofLog(FsyncPolicy policy, std::shared_ptr<LogFile> file, std::uint64_t 
       written_lsn_(framed_lsn_),
       synced_lsn_(framed_lsn_),
       file_size_(file_size),
+      file_end_(file_size),
       wbuf_lsn_(framed_lsn_),
       file_(std::move(file)),
       file_start_lsn_(framed_lsn_),
@@ -117,6 +121,7 @@ Status AofLog::WritePendingLocked() {
       return Status::IoError("truncate", file_->path(), errno);
     }
     truncate_pending_ = false;
+    file_end_.store(size, std::memory_order_relaxed);
   }
   for (;;) {
     const std::uint64_t at = wbuf_lsn_ + wpos_;
@@ -129,16 +134,39 @@ Status AofLog::WritePendingLocked() {
     if (wpos_ == wbuf_.size()) return Status::Ok();
     std::size_t n = wbuf_.size() - wpos_;
     if (next_ && next_->lsn - at < n) n = static_cast<std::size_t>(next_->lsn - at);
-    Status s = AppendAndSync(file_->fd(), std::string_view(wbuf_).substr(wpos_, n),
-                             /*sync=*/false, file_->path());
+    const std::uint64_t offset = SizeAtLocked(at);
+    if (policy() == FsyncPolicy::kAlways) ZeroFillAheadLocked(offset + n);
+    Status s = WriteAllAt(file_->fd(), std::string_view(wbuf_).substr(wpos_, n), offset,
+                          file_->path());
     if (!s.ok()) {
       RewindLocked(at);
       return s;
     }
     wpos_ += n;
     written_lsn_.store(at + n, std::memory_order_release);
-    file_size_.store(SizeAtLocked(at + n), std::memory_order_relaxed);
+    file_size_.store(offset + n, std::memory_order_relaxed);
+    if (offset + n > file_end_.load(std::memory_order_relaxed)) {
+      file_end_.store(offset + n, std::memory_order_relaxed);
+    }
   }
+}
+
+void AofLog::ZeroFillAheadLocked(std::uint64_t end) {
+  const std::uint64_t have = file_end_.load(std::memory_order_relaxed);
+  if (end <= have || end <= no_zero_fill_below_) return;
+  const std::uint64_t target = end + kZeroFillAhead;
+  if (WriteZerosAt(file_->fd(), have, target - have, file_->path()).ok()) {
+    // Not synced here: the next fdatasync covers the zeros with the
+    // records, and reports any error with theirs.
+    file_end_.store(target, std::memory_order_relaxed);
+    return;
+  }
+  // No room ahead (ENOSPC): write without it, and let the write itself
+  // report a real shortage. What was zero-filled is cut, best effort, and
+  // the next attempt waits for as much again to be written, so that a
+  // nearly full disk does not cost a failed zero-fill per group commit.
+  (void)!::ftruncate(file_->fd(), static_cast<off_t>(have));
+  no_zero_fill_below_ = target;
 }
 
 Status AofLog::SwitchLocked(std::uint64_t at) {
@@ -152,10 +180,17 @@ Status AofLog::SwitchLocked(std::uint64_t at) {
   }
   fsyncs_.fetch_add(1, std::memory_order_relaxed);
   MarkSyncedLocked(at);
+  // The old file's zero-filled space goes, best effort: nothing appends
+  // there any more, and readers take zeros for padding anyway.
+  if (file_end_.load(std::memory_order_relaxed) > SizeAtLocked(at)) {
+    (void)!::ftruncate(file_->fd(), static_cast<off_t>(SizeAtLocked(at)));
+  }
   file_ = std::move(next_->file);
   file_start_lsn_ = at;
   file_start_size_ = next_->size;
   file_size_.store(next_->size, std::memory_order_relaxed);
+  file_end_.store(next_->size, std::memory_order_relaxed);
+  no_zero_fill_below_ = 0;
   next_.reset();
   return Status::Ok();
 }
@@ -177,13 +212,15 @@ void AofLog::RewindLocked(std::uint64_t to_lsn) {
   // Never before the current file (its start is synced whenever something
   // is retained from before it).
   to_lsn = std::max(to_lsn, file_start_lsn_);
-  // O_APPEND: the next write lands at the new end. If even ftruncate fails
-  // the next write tries it again first (truncate_pending_).
+  // The next write lands at the new end (and zero-fills ahead again). If
+  // even ftruncate fails the next write tries it again first
+  // (truncate_pending_).
   int rc;
   do {
     rc = ::ftruncate(file_->fd(), static_cast<off_t>(SizeAtLocked(to_lsn)));
   } while (rc != 0 && errno == EINTR);
   truncate_pending_ = rc != 0;
+  if (rc == 0) file_end_.store(SizeAtLocked(to_lsn), std::memory_order_relaxed);
   wpos_ = static_cast<std::size_t>(to_lsn - wbuf_lsn_);
   written_lsn_.store(to_lsn, std::memory_order_release);
   file_size_.store(SizeAtLocked(to_lsn), std::memory_order_relaxed);
@@ -380,6 +417,15 @@ void AofLog::Retry() {
   Conclude(s);
 }
 
+void AofLog::DropPadding() {
+  std::lock_guard lock(write_mu_);
+  const std::uint64_t size = file_size_.load(std::memory_order_relaxed);
+  if (file_end_.load(std::memory_order_relaxed) <= size) return;
+  if (::ftruncate(file_->fd(), static_cast<off_t>(size)) == 0) {
+    file_end_.store(size, std::memory_order_relaxed);
+  }
+}
+
 std::optional<std::string> AofLog::WriteError() const {
   if (!failed_.load(std::memory_order_acquire)) return std::nullopt;
   std::lock_guard lock(mu_);
@@ -396,6 +442,8 @@ AofLog::Stats AofLog::stats() const {
   }
   stats.fsyncs = fsyncs_.load(std::memory_order_relaxed);
   stats.file_size = file_size_.load(std::memory_order_relaxed);
+  const std::uint64_t end = file_end_.load(std::memory_order_relaxed);
+  stats.padding = end > stats.file_size ? end - stats.file_size : 0;
   return stats;
 }
 

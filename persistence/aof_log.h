@@ -30,6 +30,16 @@
 // succeeds. With appendfsync no there is nothing to write again after an
 // fsync failure: only the fsync is retried.
 //
+// Zero-filled ahead. With appendfsync always the file is written at offsets
+// (not appended to) inside space zero-filled 4 MiB at a time ahead of the
+// writes, as PostgreSQL zero-fills its WAL segments: an fdatasync of bytes
+// that do not change the file's size needs no journal commit for it. On
+// this machine's ext4 that made an fdatasync of 600 bytes 35% faster (165
+// against 250 us) and 40% cheaper in CPU; each 4 MiB costs a zero-fill
+// (about 5 ms, once). Readers take the zeros after the last record for
+// padding (record_format.h); loading cuts them off the last file. Other
+// policies fsync at most once a second and append as before.
+//
 // Switching files (AOF rewrite): SwitchFileAtCut, called at the engine's
 // snapshot cut, marks the current framed LSN; bytes before it go to the old
 // file, which is fdatasync'ed before the first byte after it goes to the
@@ -111,6 +121,9 @@ class AofLog {
   Status Flush();
   // After a write error: tries again; success clears it. Cheap otherwise.
   void Retry();
+  // Cuts the zero-filled space off the current file (shutdown), best
+  // effort; the next write with appendfsync always zero-fills again.
+  void DropPadding();
 
   // "MISCONF Errors writing to the AOF file: <strerror>" while failing.
   std::optional<std::string> WriteError() const;
@@ -121,6 +134,7 @@ class AofLog {
     std::uint64_t fsyncs = 0;        // successful fdatasync calls
     std::uint64_t pending_bytes = 0; // framed, not yet taken by a writer
     std::uint64_t file_size = 0;     // the current incr file, as written
+    std::uint64_t padding = 0;       // zero-filled after file_size
   };
   Stats stats() const;
 
@@ -140,6 +154,9 @@ class AofLog {
   Status WriteLocked();
   Status WritePendingLocked();
   Status SwitchLocked(std::uint64_t at);
+  // Before a write that ends at `end` (a file offset) with appendfsync
+  // always: zero-fills ahead of it unless that is done already.
+  void ZeroFillAheadLocked(std::uint64_t end);
   // Bytes before `lsn` are on disk: trims the retained copy, moves synced.
   void MarkSyncedLocked(std::uint64_t lsn);
   // Back to the last good size after a failed write or sync. Holds write_mu_.
@@ -180,6 +197,9 @@ class AofLog {
   std::atomic<bool> failed_{false};
   std::atomic<std::uint64_t> fsyncs_{0};
   std::atomic<std::uint64_t> file_size_{0};
+  // The current file's size on disk: file_size_ plus zero-filled space.
+  // Stored under write_mu_.
+  std::atomic<std::uint64_t> file_end_{0};
 
   // One fdatasync at a time: two concurrent ones on a file could split
   // an error report between them (the kernel reports it once).
@@ -197,6 +217,8 @@ class AofLog {
   std::uint64_t file_start_lsn_;         // GUARDED_BY(write_mu_)
   std::uint64_t file_start_size_;        // GUARDED_BY(write_mu_)
   std::optional<Switch> next_;           // GUARDED_BY(write_mu_): taken from switch_
+  std::uint64_t no_zero_fill_below_ = 0; // GUARDED_BY(write_mu_): after a
+                                         // failed zero-fill, a file offset
   bool truncate_pending_ = false;        // GUARDED_BY(write_mu_): a rewind's
                                          // ftruncate failed; retried first
 

@@ -81,7 +81,9 @@ bool CheckIncrFile(const std::string& path, bool last, bool fix, Scratch& scratc
   out += path + ": " + std::to_string(scan.groups) + " change records in " +
          std::to_string(size) + " bytes";
   if (scan.end == IncrScan::End::kClean) {
-    out += ": valid\n";
+    out += scan.padding == 0 ? std::string(": valid\n")
+                             : ": valid (the last " + std::to_string(scan.padding) +
+                                   " bytes are zero-filled space, written ahead of the log)\n";
     return true;
   }
   out += "; " + scan.Describe() + "\n";

@@ -148,6 +148,8 @@ std::int64_t Durability::State::AofSize() const {
   for (const AofFile& incr : manifest.incrs) {
     size += static_cast<std::int64_t>(FileSizeOr0(AofPath(incr.name)));
   }
+  // Not the log's zero-filled space ahead (aof_log.h).
+  if (log) size -= static_cast<std::int64_t>(log->stats().padding);
   return size;
 }
 
@@ -316,6 +318,8 @@ Result<bool> Durability::Shutdown(bool save, bool nosave) {
     if (Status st = s.log->Flush(); !st.ok()) {
       return InvalidArgument("Errors flushing the append only file: " + st.message());
     }
+    // Files left by a clean shutdown hold their records and nothing else.
+    s.log->DropPadding();
   }
   if (snapshot) return Save();
   return true;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -57,6 +58,21 @@ Status WriteAll(int fd, std::string_view bytes, std::string_view name) {
     // as the device refusing more (as a later call would say ENOSPC).
     if (n == 0) return Status::IoError("write", name, ENOSPC);
     bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return Status::Ok();
+}
+
+// pwrite(2) until all of `bytes` are at `offset`; `what` names the call.
+Status PwriteAll(int fd, std::string_view bytes, std::uint64_t offset, std::string_view name) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IoError("write", name, errno);
+    }
+    if (n == 0) return Status::IoError("write", name, ENOSPC);  // as in WriteAll
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
   }
   return Status::Ok();
 }
@@ -133,8 +149,25 @@ Status RenameDurably(const std::string& from, const std::string& to) {
   return SyncDirectoryOf(to);
 }
 
-Status OpenForAppend(const std::string& path, int* fd) {
-  *fd = OpenRetrying(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+Status WriteAllAt(int fd, std::string_view bytes, std::uint64_t offset, std::string_view name) {
+  return PwriteAll(fd, bytes, offset, name);
+}
+
+Status WriteZerosAt(int fd, std::uint64_t offset, std::uint64_t count, std::string_view name) {
+  static const std::string zeros(1 << 16, '\0');
+  while (count > 0) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(count, zeros.size()));
+    if (Status s = PwriteAll(fd, std::string_view(zeros).substr(0, n), offset, name); !s.ok()) {
+      return s;
+    }
+    offset += n;
+    count -= n;
+  }
+  return Status::Ok();
+}
+
+Status OpenForWriting(const std::string& path, int* fd) {
+  *fd = OpenRetrying(path, O_WRONLY | O_CREAT, 0644);
   if (*fd < 0) return Status::IoError("open", path, errno);
   return Status::Ok();
 }

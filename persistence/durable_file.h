@@ -61,7 +61,15 @@ Status SyncDirectory(const std::string& dir);
 // for WriteFileAtomically's one buffer).
 Status RenameDurably(const std::string& from, const std::string& to);
 
-// Opens (creating it if needed) `path` for appending; *fd is -1 on error.
-Status OpenForAppend(const std::string& path, int* fd);
+// Opens (creating it if needed) `path` for writing at offsets the caller
+// tracks (WriteAllAt; not O_APPEND, so that writes can land in space
+// zero-filled ahead); *fd is -1 on error.
+Status OpenForWriting(const std::string& path, int* fd);
+
+// Writes all of `bytes` at `offset` (pwrite), retrying on EINTR and short
+// writes. On error a prefix may be written, as with AppendAndSync.
+Status WriteAllAt(int fd, std::string_view bytes, std::uint64_t offset, std::string_view name);
+// Writes `count` zero bytes at `offset`, 64 KiB at a time.
+Status WriteZerosAt(int fd, std::uint64_t offset, std::uint64_t count, std::string_view name);
 
 }  // namespace limiterd::persistence

@@ -117,6 +117,7 @@ const char* ReadEndName(ReadEnd end) {
     case ReadEnd::kClean: return "clean end";
     case ReadEnd::kTornTail: return "torn tail";
     case ReadEnd::kCorruption: return "corruption";
+    case ReadEnd::kPadding: return "padding";
   }
   return "?";
 }
@@ -133,14 +134,26 @@ bool RecordReader::ZeroTailExplains(std::size_t record_start, std::size_t record
   while (zeros_from > record_start && buffer_[zeros_from - 1] == '\0') --zeros_from;
   if (zeros_from == record_start) return true;  // the whole record is zeros
   if (zeros_from >= record_end) return false;   // the zeros start after it
+  // They run on past it (padding, zero-filled ahead): a write cut short.
+  if (buffer_.size() > record_end) return true;
   const std::size_t sector = (zeros_from + kSectorSize - 1) / kSectorSize * kSectorSize;
   return sector < record_end;
+}
+
+bool RecordReader::OnlyZerosFrom(std::size_t start) const {
+  const char* p = buffer_.data() + start;
+  const std::size_t n = buffer_.size() - start;
+  // The first byte zero, and every byte equal to the one before it.
+  return n > 0 && p[0] == '\0' && std::memcmp(p, p + 1, n - 1) == 0;
 }
 
 bool RecordReader::Next(Record* record) {
   if (end_ != ReadEnd::kNotYet) return false;
   const std::size_t remaining = buffer_.size() - pos_;
   if (remaining == 0) return Stop(ReadEnd::kClean, "");
+  if (buffer_[pos_] == '\0' && OnlyZerosFrom(pos_)) {
+    return Stop(ReadEnd::kPadding, std::to_string(remaining) + " zero bytes after the last record");
+  }
   if (remaining < kRecordHeaderSize) {
     return Stop(ReadEnd::kTornTail, "file ends inside a record header (" +
                                         std::to_string(remaining) + " of " +

@@ -65,6 +65,10 @@ enum class ReadEnd {
                 // end_offset() is where to truncate; everything before is good.
   kCorruption,  // bytes that cannot have come from a crash mid-append:
                 // end_offset() is the offset of the bad record, message() why.
+  kPadding,     // the records end at a record boundary, followed by zero
+                // bytes only, to the end of the buffer: space an AOF writer
+                // zero-filled ahead of its writes (aof_log.h).
+                // end_offset() is where the records end.
 };
 
 [[nodiscard]] const char* ReadEndName(ReadEnd end);
@@ -86,12 +90,16 @@ enum class ReadEnd {
 //  * A length above kMaxRecordPayload: corruption, wherever it is.
 //  * A checksum mismatch on a record whose bytes are all present: corruption,
 //    even on the last record. A torn write leaves a short file, not wrong bytes.
+//  * Zeros from a record boundary to the end of the buffer are padding
+//    (kPadding), not a record: an AOF file is zero-filled ahead of its
+//    writes, so that its fdatasyncs need not change its size.
 //  * Exception, zero-filled tail: some filesystems (ext4 delalloc, XFS) can
 //    persist a file's new size before its data, so after a crash the tail
 //    reads as zeros. A bad record is torn, not corrupt, when the run of zero
 //    bytes that ends the buffer starts inside it (so the zeros explain the
 //    mismatch) and either covers the whole record or includes a 512-byte
-//    aligned offset (unwritten data is zero in whole sectors). The price: a
+//    aligned offset (unwritten data is zero in whole sectors), or runs on
+//    past its end (a write into padding, cut short at any byte). The price: a
 //    damaged last record that happens to end in such zeros is dropped with a
 //    warning instead of stopping start-up; nothing after it is lost.
 class RecordReader {
@@ -114,6 +122,7 @@ class RecordReader {
  private:
   bool Stop(ReadEnd end, std::string message);
   bool ZeroTailExplains(std::size_t record_start, std::size_t record_end) const;
+  bool OnlyZerosFrom(std::size_t start) const;
   bool ValidRecordAfter(std::size_t start) const;
 
   std::string_view buffer_;

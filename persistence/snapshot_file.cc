@@ -172,6 +172,7 @@ Result<SnapshotSummary> ReadSnapshot(std::string_view bytes, const std::string& 
     }
     ++summary.records;
   }
+  // (kPadding too: only AOF incr files are zero-filled ahead.)
   if (reader.end() != ReadEnd::kClean) {
     const std::string what = reader.end() == ReadEnd::kTornTail
                                  ? "incomplete snapshot (" + reader.message() + ")"

@@ -619,9 +619,12 @@ class CheckFiles(unittest.TestCase):
         original = self.make_aof()
         d = self.copy(original)
         incr = self.incr(d)
-        size = os.path.getsize(incr)
+        # Where the records end: with appendfsync always, zero-filled space
+        # follows them (the server was killed, so it is still there).
+        with open(incr, "rb") as f:
+            end = len(f.read().rstrip(b"\0"))
         with open(incr, "r+b") as f:
-            f.truncate(size - 3)
+            f.truncate(end - 3)
         # aof-load-truncated no: refused, naming the file.
         out = self.start_fails(d, "--aof-load-truncated", "no")
         self.assertIn(os.path.basename(incr), out)
@@ -645,6 +648,25 @@ class CheckFiles(unittest.TestCase):
         self.assertEqual(len(manifests), 1)
         r = run_binary("--check-aof", manifests[0])
         self.assertEqual(r.returncode, 0, r.stdout)
+
+    def test_zero_filled_space_after_a_crash(self):
+        # appendfsync always writes into space zero-filled ahead; killed,
+        # the server leaves it behind. It is no torn tail: the AOF loads
+        # whole and without a warning, even with aof-load-truncated no, and
+        # the space is cut from the file.
+        d = self.make_aof()
+        incr = self.incr(d)
+        with open(incr, "rb") as f:
+            data = f.read()
+        end = len(data.rstrip(b"\0"))
+        self.assertGreaterEqual(len(data) - end, 1 << 20, "no zero-filled space")
+        r = run_binary("--check-aof", incr)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("zero-filled", r.stdout)
+        consumed, log = self.consumed_after_start(d, "--aof-load-truncated", "no")
+        self.assertEqual(consumed, sum(self.AMOUNTS))
+        self.assertNotIn("short read", log)
+        self.assertLessEqual(os.path.getsize(incr), end + 64)
 
     def test_flipped_byte(self):
         d = self.make_aof()

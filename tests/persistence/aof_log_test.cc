@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -334,4 +335,124 @@ TEST_CASE("log: a full disk refuses writers (MISCONF) and recovers", "[aof][erro
     CHECK_FALSE(report->truncated_tail);
     CHECK(e.Usage("k")->value().consumed == consumed);
   }
+}
+
+namespace {
+
+// Consumes on "k" and waits until each is durable, as a connection does.
+void ConsumeDurably(Engine& e, Durability& d, int times) {
+  for (int i = 0; i < times; ++i) {
+    REQUIRE(e.Consume("k", 1)->allowed);
+    const uint64_t lsn = Durability::ThreadLastLsn();
+    bool failed = false;
+    if (!d.ReadyToReply(lsn, &failed)) {
+      REQUIRE_FALSE(failed);
+      std::promise<bool> done;
+      d.WhenDurable(lsn, [&](bool ok) { done.set_value(ok); });
+      REQUIRE(done.get_future().get());
+    }
+  }
+}
+
+// The AOF's size on disk, every file but the manifest.
+uint64_t AofBytesOnDisk(const std::string& dir) {
+  uint64_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/appendonlydir")) {
+    if (entry.path().extension() != ".manifest") total += entry.file_size();
+  }
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("log: appendfsync always writes into space zero-filled ahead", "[aof][log]") {
+  TempDir dir;
+  AdjustableClock clock(kT0);
+  Engine e(EngineOptions{"/", &clock});
+  Durability d(e, Options(dir.path(), true, FsyncPolicy::kAlways));
+  REQUIRE(d.Load().ok());
+  REQUIRE(*e.Set("k", Quota(1'000'000)));
+  ConsumeDurably(e, d, 50);
+  const std::string incr = dir.path() + "/appendonlydir/appendonly.aof.1.incr.aof";
+  const std::string bytes = ReadFile(incr);
+  IncrScan scan = ScanIncr(bytes, nullptr);
+  REQUIRE(scan.end == IncrScan::End::kClean);
+  CHECK(scan.groups == 51);
+  CHECK(bytes.size() > (4u << 20));  // a whole step past the first write
+  CHECK(scan.padding == bytes.size() - scan.good_size);
+  // INFO's aof_current_size counts the records, not the space ahead.
+  CHECK(static_cast<uint64_t>(d.Info().aof_current_size) == AofBytesOnDisk(dir.path()) - scan.padding);
+
+  SECTION("a crash leaves it; loading takes it for padding and cuts it") {
+    TempDir copy;
+    std::filesystem::copy(dir.path() + "/appendonlydir", copy.path() + "/appendonlydir");
+    Engine loaded(EngineOptions{"/", &clock});
+    Durability reopened(loaded, Options(copy.path(), true, FsyncPolicy::kAlways));
+    auto report = reopened.Load();
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->truncated_tail);
+    CHECK(Dump(loaded) == Dump(e));
+    const std::string copied = copy.path() + "/appendonlydir/appendonly.aof.1.incr.aof";
+    CHECK(FileSizeOr0(copied) == scan.good_size);
+    // Appending goes on after the last record, into new space ahead.
+    ConsumeDurably(loaded, reopened, 3);
+    IncrScan again = ScanIncr(ReadFile(copied), nullptr);
+    CHECK(again.end == IncrScan::End::kClean);
+    CHECK(again.groups == 54);
+    CHECK(again.good_size + again.padding > scan.good_size + (4u << 20));
+  }
+  SECTION("a clean shutdown cuts it") {
+    REQUIRE(d.Shutdown(false, true).ok());
+    CHECK(FileSizeOr0(incr) == scan.good_size);
+    Engine loaded(EngineOptions{"/", &clock});
+    Durability reopened(loaded, Options(dir.path(), true));
+    REQUIRE(reopened.Load().ok());
+    CHECK(Dump(loaded) == Dump(e));
+  }
+}
+
+TEST_CASE("log: appendfsync everysec and no append, with no space ahead", "[aof][log]") {
+  for (FsyncPolicy policy : {FsyncPolicy::kEverySec, FsyncPolicy::kNo}) {
+    INFO("policy " << static_cast<int>(policy));
+    TempDir dir;
+    AdjustableClock clock(kT0);
+    Engine e(EngineOptions{"/", &clock});
+    Durability d(e, Options(dir.path(), true, policy));
+    REQUIRE(d.Load().ok());
+    REQUIRE(*e.Set("k", Quota(1'000'000)));
+    ConsumeDurably(e, d, 50);
+    const std::string bytes = ReadFile(dir.path() + "/appendonlydir/appendonly.aof.1.incr.aof");
+    IncrScan scan = ScanIncr(bytes, nullptr);
+    REQUIRE(scan.end == IncrScan::End::kClean);
+    CHECK(scan.groups == 51);
+    CHECK(scan.padding == 0);
+  }
+}
+
+TEST_CASE("log: without room to zero-fill ahead, appendfsync always writes on", "[aof][error]") {
+  TempDir dir;
+  const int code = InChild([&] {
+    std::signal(SIGXFSZ, SIG_IGN);
+    AdjustableClock clock(kT0);
+    Engine e(EngineOptions{"/", &clock});
+    Durability d(e, Options(dir.path(), true, FsyncPolicy::kAlways));
+    CHILD_EXPECT(d.Load().ok(), 10);
+    const std::string incr = dir.path() + "/appendonlydir/appendonly.aof.1.incr.aof";
+    // Room for the records, not for 4 MiB ahead of them.
+    rlimit small{FileSizeOr0(incr) + (1u << 20), RLIM_INFINITY};
+    CHILD_EXPECT(::setrlimit(RLIMIT_FSIZE, &small) == 0, 11);
+    CHILD_EXPECT(*e.Set("k", Quota(1'000'000)), 12);
+    for (int i = 0; i < 100; ++i) {
+      CHILD_EXPECT(e.Consume("k", 1)->allowed, 13);
+      std::promise<bool> done;
+      d.WhenDurable(Durability::ThreadLastLsn(), [&](bool ok) { done.set_value(ok); });
+      CHILD_EXPECT(done.get_future().get(), 14);
+    }
+    CHILD_EXPECT(!d.WriteError(), 15);
+    IncrScan scan = ScanIncr(ReadFile(incr), nullptr);
+    CHILD_EXPECT(scan.end == IncrScan::End::kClean && scan.groups == 101, 16);
+    CHILD_EXPECT(scan.padding == 0, 17);
+    return 0;
+  });
+  CHECK(code == 0);
 }
