@@ -294,6 +294,7 @@ PersistenceInfo Durability::Info() const {
     const AofLog::Stats stats = s.log->stats();
     info.aof_last_write_status = s.log->failing() ? "err" : "ok";
     info.aof_current_size = s.AofSize();
+    info.aof_zero_filled_ahead = static_cast<std::int64_t>(stats.padding);
     {
       std::lock_guard lock(s.files_mu);
       info.aof_base_size = s.rewrite_base_size;

@@ -121,6 +121,7 @@ struct PersistenceInfo {
   int64_t aof_base_size = 0;
   int64_t aof_buffer_length = 0;
   int64_t aof_delayed_fsync = 0;
+  int64_t aof_zero_filled_ahead = 0;  // bytes past aof_current_size (aof_log.h)
   uint64_t aof_fsyncs = 0;              // fdatasync calls (group commit: << writes)
   uint64_t aof_records = 0;             // change records logged
 };

@@ -94,7 +94,9 @@ void Memory(ServerState&, std::string& o) {
 
 // Redis 7's fields and order (the fork-related ones it has no use for left
 // out), from persistence::Durability; aof_fsyncs and aof_records are
-// limiterd's (group commit: far fewer fsyncs than records).
+// limiterd's (group commit: far fewer fsyncs than records), and so is
+// aof_zero_filled_ahead (appendfsync always: disk space past
+// aof_current_size, zero-filled ahead of the writes).
 void Persistence(ServerState& s, std::string& o) {
   persistence::PersistenceInfo p;
   if (s.durability) {
@@ -119,9 +121,9 @@ void Persistence(ServerState& s, std::string& o) {
   if (!p.aof_enabled) return;
   o += fmt::format(
       "aof_current_size:{}\r\naof_base_size:{}\r\naof_buffer_length:{}\r\n"
-      "aof_delayed_fsync:{}\r\naof_fsyncs:{}\r\naof_records:{}\r\n",
+      "aof_delayed_fsync:{}\r\naof_fsyncs:{}\r\naof_records:{}\r\naof_zero_filled_ahead:{}\r\n",
       p.aof_current_size, p.aof_base_size, p.aof_buffer_length, p.aof_delayed_fsync,
-      p.aof_fsyncs, p.aof_records);
+      p.aof_fsyncs, p.aof_records, p.aof_zero_filled_ahead);
 }
 
 void StatsSection(ServerState& s, std::string& o) {

@@ -575,8 +575,10 @@ def start_fails(test, *args):
 class CheckFiles(unittest.TestCase):
     AMOUNTS = [3, 1, 4, 1, 5, 9, 2, 6]
 
-    def make_aof(self):
-        """A directory with an AOF whose last record is CREDITS.CONSUME k 6."""
+    def make_aof(self, wait_zero_filled=False):
+        """A directory with an AOF whose last record is CREDITS.CONSUME k 6,
+        left by kill -9 (with the space zero-filled ahead when asked to wait
+        for the zero-fill thread)."""
         d = make_tempdir(self)
         server = Server(data_dir=d, extra_args=["--appendonly", "yes", "--appendfsync", "always",
                                                 "--save", ""]).start()
@@ -585,6 +587,10 @@ class CheckFiles(unittest.TestCase):
                 self.assertEqual(conn.call("LIMIT.SET", "k", "HARD", 1000), "OK")
                 for a in self.AMOUNTS:
                     self.assertEqual(conn.call("CREDITS.CONSUME", "k", a)[0], 1)
+                deadline = time.monotonic() + 10
+                while wait_zero_filled and int(info(conn)["aof_zero_filled_ahead"]) == 0:
+                    self.assertLess(time.monotonic(), deadline, "nothing zero-filled in 10 s")
+                    time.sleep(0.01)
         finally:
             server.kill()
         check_no_sanitizer_report(self, server)
@@ -654,7 +660,7 @@ class CheckFiles(unittest.TestCase):
         # the server leaves it behind. It is no torn tail: the AOF loads
         # whole and without a warning, even with aof-load-truncated no, and
         # the space is cut from the file.
-        d = self.make_aof()
+        d = self.make_aof(wait_zero_filled=True)
         incr = self.incr(d)
         with open(incr, "rb") as f:
             data = f.read()

@@ -373,12 +373,18 @@ TEST_CASE("log: appendfsync always writes into space zero-filled ahead", "[aof][
   REQUIRE(d.Load().ok());
   REQUIRE(*e.Set("k", Quota(1'000'000)));
   ConsumeDurably(e, d, 50);
+  // The zero-fill thread fills 2 MiB ahead soon after the first write.
+  for (int i = 0; i < 1000 && d.Info().aof_zero_filled_ahead == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(d.Info().aof_zero_filled_ahead > 0);
   const std::string incr = dir.path() + "/appendonlydir/appendonly.aof.1.incr.aof";
   const std::string bytes = ReadFile(incr);
   IncrScan scan = ScanIncr(bytes, nullptr);
   REQUIRE(scan.end == IncrScan::End::kClean);
   CHECK(scan.groups == 51);
-  CHECK(bytes.size() > (4u << 20));  // a whole step past the first write
+  CHECK(bytes.size() > (2u << 20));  // a whole step past the first write
+  CHECK(static_cast<uint64_t>(d.Info().aof_zero_filled_ahead) == scan.padding);
   CHECK(scan.padding == bytes.size() - scan.good_size);
   // INFO's aof_current_size counts the records, not the space ahead.
   CHECK(static_cast<uint64_t>(d.Info().aof_current_size) == AofBytesOnDisk(dir.path()) - scan.padding);
@@ -394,12 +400,16 @@ TEST_CASE("log: appendfsync always writes into space zero-filled ahead", "[aof][
     CHECK(Dump(loaded) == Dump(e));
     const std::string copied = copy.path() + "/appendonlydir/appendonly.aof.1.incr.aof";
     CHECK(FileSizeOr0(copied) == scan.good_size);
-    // Appending goes on after the last record, into new space ahead.
+    // Appending goes on after the last record, and space is filled ahead
+    // of it again.
     ConsumeDurably(loaded, reopened, 3);
+    for (int i = 0; i < 1000 && reopened.Info().aof_zero_filled_ahead == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     IncrScan again = ScanIncr(ReadFile(copied), nullptr);
     CHECK(again.end == IncrScan::End::kClean);
     CHECK(again.groups == 54);
-    CHECK(again.good_size + again.padding > scan.good_size + (4u << 20));
+    CHECK(again.good_size + again.padding > scan.good_size + (2u << 20));
   }
   SECTION("a clean shutdown cuts it") {
     REQUIRE(d.Shutdown(false, true).ok());
@@ -439,7 +449,7 @@ TEST_CASE("log: without room to zero-fill ahead, appendfsync always writes on", 
     CHILD_EXPECT(d.Load().ok(), 10);
     const std::string incr = dir.path() + "/appendonlydir/appendonly.aof.1.incr.aof";
     // Room for the records, not for 4 MiB ahead of them.
-    rlimit small{FileSizeOr0(incr) + (1u << 20), RLIM_INFINITY};
+    rlimit small{FileSizeOr0(incr) + (512u << 10), RLIM_INFINITY};
     CHILD_EXPECT(::setrlimit(RLIMIT_FSIZE, &small) == 0, 11);
     CHILD_EXPECT(*e.Set("k", Quota(1'000'000)), 12);
     for (int i = 0; i < 100; ++i) {
@@ -449,10 +459,56 @@ TEST_CASE("log: without room to zero-fill ahead, appendfsync always writes on", 
       CHILD_EXPECT(done.get_future().get(), 14);
     }
     CHILD_EXPECT(!d.WriteError(), 15);
+    CHILD_EXPECT(d.Shutdown(false, true).ok(), 16);  // after any zero-fill under way
     IncrScan scan = ScanIncr(ReadFile(incr), nullptr);
-    CHILD_EXPECT(scan.end == IncrScan::End::kClean && scan.groups == 101, 16);
-    CHILD_EXPECT(scan.padding == 0, 17);
+    CHILD_EXPECT(scan.end == IncrScan::End::kClean && scan.groups == 101, 17);
     return 0;
   });
   CHECK(code == 0);
+}
+
+namespace {
+
+// Appends `count` records of `size` bytes, then waits until they are on disk.
+void AppendDurably(AofLog& log, int count, std::size_t size) {
+  uint64_t lsn = 0;
+  for (int i = 0; i < count; ++i) lsn = log.Append(std::string(size, 'r'));
+  std::promise<bool> done;
+  log.WhenDurable(lsn, [&](bool ok) { done.set_value(ok); });
+  REQUIRE(done.get_future().get());
+}
+
+// Waits (at most 10 s) for the zero-fill thread to decide.
+AofLog::Stats AfterZeroFillDecision(AofLog& log) {
+  for (int i = 0; i < 1000; ++i) {
+    const AofLog::Stats stats = log.stats();
+    if (stats.zero_fills + stats.zero_fills_skipped > 0) return stats;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL("the zero-fill thread decided nothing in 10 s");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("log: zero-fills ahead only where fsyncs are many for the bytes", "[aof][log]") {
+  TempDir dir;
+  fs::create_directories(dir.aof_dir());
+  uint64_t size = 0;
+  auto file = OpenNewIncr(dir.aof_dir(), "z.incr.aof", &size);
+  AofLog log(FsyncPolicy::kAlways, file, size);
+  SECTION("small groups, as at -P 1: filled") {
+    for (int i = 0; i < 10; ++i) AppendDurably(log, 2, 100);
+    const AofLog::Stats stats = AfterZeroFillDecision(log);
+    CHECK(stats.zero_fills == 1);
+    CHECK(stats.padding > (8u << 20));
+    CHECK(FileSizeOr0(file->path()) == stats.file_size + stats.padding);
+  }
+  SECTION("one group of 200 KiB: not filled") {
+    AppendDurably(log, 200, 1024);
+    const AofLog::Stats stats = AfterZeroFillDecision(log);
+    CHECK(stats.zero_fills_skipped == 1);
+    CHECK(stats.padding == 0);
+    CHECK(FileSizeOr0(file->path()) == stats.file_size);
+  }
 }

@@ -126,12 +126,16 @@ TEST_CASE("INFO persistence: Redis's fields, from Durability", "[persistence]") 
     auto info = InfoFields(*c, "persistence");
     CHECK(info["aof_enabled"] == "1");
     for (const char* field : {"aof_current_size", "aof_base_size", "aof_buffer_length",
-                              "aof_delayed_fsync", "aof_fsyncs", "aof_records"}) {
+                              "aof_delayed_fsync", "aof_fsyncs", "aof_records",
+                              "aof_zero_filled_ahead"}) {
       INFO(field);
       CHECK(info.count(field) == 1);
     }
     CHECK(ToInt(info["aof_records"]) >= 1);
     CHECK(ToInt(info["aof_current_size"]) > 0);
+    // The space zero-filled ahead is not counted in aof_current_size.
+    CHECK(ToInt(info["aof_current_size"]) < (1 << 20));
+    CHECK(ToInt(info["aof_zero_filled_ahead"]) >= 0);
   }
 }
 
