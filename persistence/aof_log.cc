@@ -21,26 +21,6 @@ namespace {
 std::atomic<std::uint64_t> g_lsn_high{0};
 
 constexpr auto kTick = std::chrono::seconds(1);
-// Zero-filled at a time (appendfsync always), once less than
-// kZeroFillLowWater is left ahead of the writes. Each fill costs a journal
-// commit and a burst of writes that the group commit's fdatasync may wait
-// behind: 16 MiB steps gave a lower p99 and more CONSUMEs at -P 1 than
-// 2 MiB steps here (docs/performance.md), as PostgreSQL's 16 MiB WAL
-// segments. A fill starts kZeroFillGap past the end, so that writes can
-// append up to there meanwhile; the gap is filled last. It writes
-// kZeroFillPiece at a time and stops early for a writer that caught up.
-constexpr std::uint64_t kZeroFillStep = 16u << 20;
-constexpr std::uint64_t kZeroFillLowWater = 8u << 20;
-constexpr std::uint64_t kZeroFillGap = 1u << 20;
-constexpr std::uint64_t kZeroFillPiece = 1u << 20;
-// Zero-filling saves a journal commit per fsync and costs a write and a
-// flush per byte, so it pays where fsyncs are many for the bytes: at -P 1,
-// 2-3 KiB per fsync here (1.10-1.24x the CONSUMEs with it). At -P 16,
-// with 30-50 KiB per fsync, the zeros doubled the bytes written and the
-// writers caught up with the fills: a p99 of 5-15 ms against 3-4.
-// Above this many bytes per fsync since the last decision, no fill.
-constexpr std::uint64_t kZeroFillMaxBytesPerFsync = 8u << 10;
-
 }  // namespace
 
 LogFile::~LogFile() {
@@ -56,21 +36,12 @@ AofLog::AofLog(FsyncPolicy policy, std::shared_ptr<LogFile> file, std::uint64_t 
       wbuf_lsn_(framed_lsn_),
       file_(std::move(file)),
       file_start_lsn_(framed_lsn_),
-      file_start_size_(file_size) {
-  fill_file_ = file_;
-  fill_written_mark_ = framed_lsn_;
-  file_end_.store(file_size, std::memory_order_relaxed);
+      file_start_size_(file_size),
+      zero_fill_(file_, file_size, framed_lsn_) {
   sync_thread_ = std::thread([this] { SyncLoop(); });
-  fill_thread_ = std::thread([this] { ZeroFillLoop(); });
 }
 
 AofLog::~AofLog() {
-  {
-    std::lock_guard lock(fill_mu_);
-    fill_stop_ = true;
-  }
-  fill_cv_.notify_all();
-  fill_thread_.join();
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -143,12 +114,10 @@ Status AofLog::WritePendingLocked() {
     // A partial record is still at the end of the file: nothing may be
     // appended after it.
     const std::uint64_t size = SizeAtLocked(wbuf_lsn_ + wpos_);
-    auto fill = LockFillIdle();
-    if (::ftruncate(file_->fd(), static_cast<off_t>(size)) != 0) {
-      return Status::IoError("truncate", file_->path(), errno);
+    if (const int err = zero_fill_.CutTo(size); err != 0) {
+      return Status::IoError("truncate", file_->path(), err);
     }
     truncate_pending_ = false;
-    file_end_.store(size, std::memory_order_relaxed);
   }
   for (;;) {
     const std::uint64_t at = wbuf_lsn_ + wpos_;
@@ -162,7 +131,7 @@ Status AofLog::WritePendingLocked() {
     std::size_t n = wbuf_.size() - wpos_;
     if (next_ && next_->lsn - at < n) n = static_cast<std::size_t>(next_->lsn - at);
     const std::uint64_t offset = SizeAtLocked(at);
-    Status s = WriteAtLocked(std::string_view(wbuf_).substr(wpos_, n), offset);
+    Status s = zero_fill_.Write(std::string_view(wbuf_).substr(wpos_, n), offset);
     if (!s.ok()) {
       RewindLocked(at);
       return s;
@@ -170,119 +139,9 @@ Status AofLog::WritePendingLocked() {
     wpos_ += n;
     written_lsn_.store(at + n, std::memory_order_release);
     file_size_.store(offset + n, std::memory_order_relaxed);
-  }
-}
-
-Status AofLog::WriteAtLocked(std::string_view bytes, std::uint64_t offset) {
-  const std::uint64_t end = offset + bytes.size();
-  if (end > file_end_.load(std::memory_order_acquire)) {
-    // Past the space zero-filled ahead: an append, below the range a fill
-    // under way is writing (the thread fills from file_end_ on otherwise).
-    std::unique_lock fill(fill_mu_);
-    if (filling_ && end > fill_from_) {
-      ++fill_waiters_;  // the fill stops after its current piece
-      fill_idle_cv_.wait(fill, [&] { return !filling_; });
-      --fill_waiters_;
+    if (policy() == FsyncPolicy::kAlways) {
+      zero_fill_.RequestFill(offset + n, at + n, fsyncs_.load(std::memory_order_relaxed));
     }
-    if (end > file_end_.load(std::memory_order_relaxed)) {
-      if (Status s = WriteAllAt(file_->fd(), bytes, offset, file_->path()); !s.ok()) return s;
-      file_end_.store(end, std::memory_order_release);
-      bytes = {};
-    }
-  }
-  if (!bytes.empty()) {
-    // Inside zero-filled space: the zero-fill thread is past it for good.
-    if (Status s = WriteAllAt(file_->fd(), bytes, offset, file_->path()); !s.ok()) return s;
-  }
-  if (policy() == FsyncPolicy::kAlways &&
-      file_end_.load(std::memory_order_relaxed) - end < kZeroFillLowWater &&
-      end >= fill_next_at_.load(std::memory_order_relaxed) &&
-      !fill_wanted_.exchange(true, std::memory_order_relaxed)) {
-    std::lock_guard fill(fill_mu_);
-    fill_cv_.notify_one();
-  }
-  return Status::Ok();
-}
-
-std::unique_lock<std::mutex> AofLog::LockFillIdle() {
-  std::unique_lock fill(fill_mu_);
-  fill_idle_cv_.wait(fill, [&] { return !filling_; });
-  return fill;
-}
-
-void AofLog::ZeroFillLoop() {
-  std::unique_lock lock(fill_mu_);
-  for (;;) {
-    fill_cv_.wait(lock, [&] { return fill_stop_ || fill_wanted_.load(std::memory_order_relaxed); });
-    if (fill_stop_) return;
-    const std::uint64_t from = file_end_.load(std::memory_order_relaxed);
-    // Bytes per fsync since the last decision.
-    const std::uint64_t written = written_lsn_.load(std::memory_order_relaxed);
-    const std::uint64_t fsyncs = fsyncs_.load(std::memory_order_relaxed);
-    const bool pays = written - std::exchange(fill_written_mark_, written) <=
-                      kZeroFillMaxBytesPerFsync *
-                          std::max<std::uint64_t>(1, fsyncs - std::exchange(fill_fsyncs_mark_, fsyncs));
-    if (!pays) {
-      // Decided again once as much as a fill has been appended.
-      fill_next_at_.store(from + kZeroFillStep, std::memory_order_relaxed);
-      zero_fills_skipped_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      // Its own descriptor, so that its fdatasync's report of an error
-      // cannot stand in for the writer's: each open file sees every
-      // writeback error since it was opened (Linux errseq).
-      const std::string path = fill_file_->path();
-      const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-      bool ok = fd >= 0;
-      const std::uint64_t reserved = from + kZeroFillGap;
-      std::uint64_t filled = reserved;
-      bool caught_up = false;
-      if (ok) {
-        // The step past the gap, a piece at a time, unlocked: writers
-        // append below fill_from_ meanwhile; one that needs more waits,
-        // and the fill stops after the piece under way.
-        filling_ = true;
-        fill_from_ = reserved;
-        while (ok && filled < reserved + kZeroFillStep && !caught_up) {
-          lock.unlock();
-          ok = WriteZerosAt(fd, filled, kZeroFillPiece, path).ok();
-          lock.lock();
-          if (ok) filled += kZeroFillPiece;
-          caught_up = fill_waiters_ > 0;
-        }
-      }
-      // Then the gap, from wherever the appends reached: left as a hole,
-      // its blocks would be allocated by the writes, a journal commit each.
-      const std::uint64_t appended = file_end_.load(std::memory_order_relaxed);
-      ok = ok && filled > reserved;
-      if (ok && appended < reserved) {
-        ok = WriteZerosAt(fd, appended, reserved - appended, path).ok();
-      }
-      if (ok) {
-        file_end_.store(filled, std::memory_order_release);
-        zero_fills_.fetch_add(1, std::memory_order_relaxed);
-        // Writes outran the fill: wait as long as a fill before the next.
-        if (caught_up) fill_next_at_.store(filled + kZeroFillStep, std::memory_order_relaxed);
-      } else {
-        // No room (ENOSPC): the writes go on as appends. What was filled
-        // is cut, best effort, and the next fill waits until as much has
-        // been appended, so that a nearly full disk is not tried at every
-        // write.
-        if (fd >= 0) (void)!::ftruncate(fd, static_cast<off_t>(appended));
-        fill_next_at_.store(appended + kZeroFillStep, std::memory_order_relaxed);
-      }
-      filling_ = false;
-      fill_idle_cv_.notify_all();
-      if (ok) {
-        // Flushes the zeros (and commits the size) off the group commit's
-        // path. Its result is not needed: an error also reaches the
-        // writer's descriptor, whose fdatasync reports it.
-        lock.unlock();
-        (void)::fdatasync(fd);
-        lock.lock();
-      }
-      if (fd >= 0) ::close(fd);
-    }
-    fill_wanted_.store(false, std::memory_order_relaxed);
   }
 }
 
@@ -297,19 +156,11 @@ Status AofLog::SwitchLocked(std::uint64_t at) {
   }
   fsyncs_.fetch_add(1, std::memory_order_relaxed);
   MarkSyncedLocked(at);
-  auto fill = LockFillIdle();
-  // The old file's zero-filled space goes, best effort: nothing appends
-  // there any more, and readers take zeros for padding anyway.
-  if (file_end_.load(std::memory_order_relaxed) > SizeAtLocked(at)) {
-    (void)!::ftruncate(file_->fd(), static_cast<off_t>(SizeAtLocked(at)));
-  }
+  zero_fill_.SwitchTo(next_->file, next_->size, SizeAtLocked(at));
   file_ = std::move(next_->file);
   file_start_lsn_ = at;
   file_start_size_ = next_->size;
   file_size_.store(next_->size, std::memory_order_relaxed);
-  fill_file_ = file_;
-  file_end_.store(next_->size, std::memory_order_relaxed);
-  fill_next_at_.store(0, std::memory_order_relaxed);
   next_.reset();
   return Status::Ok();
 }
@@ -334,13 +185,7 @@ void AofLog::RewindLocked(std::uint64_t to_lsn) {
   // The next write lands at the new end (and zero-fills ahead again). If
   // even ftruncate fails the next write tries it again first
   // (truncate_pending_).
-  auto fill = LockFillIdle();
-  int rc;
-  do {
-    rc = ::ftruncate(file_->fd(), static_cast<off_t>(SizeAtLocked(to_lsn)));
-  } while (rc != 0 && errno == EINTR);
-  truncate_pending_ = rc != 0;
-  if (rc == 0) file_end_.store(SizeAtLocked(to_lsn), std::memory_order_relaxed);
+  truncate_pending_ = zero_fill_.CutTo(SizeAtLocked(to_lsn)) != 0;
   wpos_ = static_cast<std::size_t>(to_lsn - wbuf_lsn_);
   written_lsn_.store(to_lsn, std::memory_order_release);
   file_size_.store(SizeAtLocked(to_lsn), std::memory_order_relaxed);
@@ -539,12 +384,8 @@ void AofLog::Retry() {
 
 void AofLog::DropPadding() {
   std::lock_guard lock(write_mu_);
-  auto fill = LockFillIdle();
   const std::uint64_t size = file_size_.load(std::memory_order_relaxed);
-  if (file_end_.load(std::memory_order_relaxed) <= size) return;
-  if (::ftruncate(file_->fd(), static_cast<off_t>(size)) == 0) {
-    file_end_.store(size, std::memory_order_relaxed);
-  }
+  if (zero_fill_.end() > size) (void)zero_fill_.CutTo(size);
 }
 
 std::optional<std::string> AofLog::WriteError() const {
@@ -563,10 +404,11 @@ AofLog::Stats AofLog::stats() const {
   }
   stats.fsyncs = fsyncs_.load(std::memory_order_relaxed);
   stats.file_size = file_size_.load(std::memory_order_relaxed);
-  const std::uint64_t end = file_end_.load(std::memory_order_relaxed);
+  const std::uint64_t end = zero_fill_.end();
   stats.padding = end > stats.file_size ? end - stats.file_size : 0;
-  stats.zero_fills = zero_fills_.load(std::memory_order_relaxed);
-  stats.zero_fills_skipped = zero_fills_skipped_.load(std::memory_order_relaxed);
+  const AofZeroFill::Stats fill = zero_fill_.stats();
+  stats.zero_fills = fill.fills;
+  stats.zero_fills_skipped = fill.skipped;
   return stats;
 }
 

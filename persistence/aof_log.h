@@ -30,19 +30,12 @@
 // succeeds. With appendfsync no there is nothing to write again after an
 // fsync failure: only the fsync is retried.
 //
-// Zero-filled ahead. With appendfsync always the file is written at offsets
-// (not appended to) inside space zero-filled ahead of the writes, as
-// PostgreSQL zero-fills its WAL segments: an fdatasync of bytes that do
-// not change the file's size needs no journal commit for it. On this
-// machine's ext4 that made an fdatasync of 600 bytes 35% faster (165
-// against 250 us) and 40% cheaper in CPU. A zero-fill thread keeps up to
-// 25 MiB filled ahead (16 MiB at a time, written and fdatasynced with its
-// own descriptor), so the group commit neither writes nor flushes the
-// zeros; it fills only while fsyncs are many for the bytes (at most 8 KiB
-// per fsync): with big groups the zeros cost more than they save. Readers
-// take the zeros after the last record for padding (record_format.h);
-// loading cuts them off the last file. Other policies fsync at most once
-// a second and append as before.
+// Zero-filled ahead. The file is written at offsets the log tracks, not
+// appended to: with appendfsync always, into space zero-filled ahead of
+// the writes (aof_zero_fill.h), so that an fdatasync need not commit a new
+// size. Loading cuts that space off the last file, and so does a clean
+// shutdown (DropPadding). Other policies fsync at most once a second and
+// append.
 //
 // Switching files (AOF rewrite): SwitchFileAtCut, called at the engine's
 // snapshot cut, marks the current framed LSN; bytes before it go to the old
@@ -52,7 +45,7 @@
 //
 // Thread safety: every member may be called from any thread. Append and
 // SwitchFileAtCut run under engine shard locks: they only take mu_, briefly.
-// Lock order: sync_mu_, then write_mu_, then fill_mu_ or mu_ (never both);
+// Lock order: sync_mu_, then write_mu_, then mu_ (or AofZeroFill's own);
 // callbacks run with none held.
 #pragma once
 
@@ -68,6 +61,7 @@
 #include <thread>
 #include <vector>
 
+#include "aof_zero_fill.h"
 #include "durability.h"
 #include "durable_file.h"
 
@@ -160,13 +154,6 @@ class AofLog {
   Status WriteLocked();
   Status WritePendingLocked();
   Status SwitchLocked(std::uint64_t at);
-  // Writes `bytes` at `offset` of the current file; with appendfsync
-  // always, asks for a zero-fill when little is left ahead. Holds write_mu_.
-  Status WriteAtLocked(std::string_view bytes, std::uint64_t offset);
-  // The zero-fill thread.
-  void ZeroFillLoop();
-  // fill_mu_, once no fill is under way (to cut or switch the file).
-  std::unique_lock<std::mutex> LockFillIdle();
   // Bytes before `lsn` are on disk: trims the retained copy, moves synced.
   void MarkSyncedLocked(std::uint64_t lsn);
   // Back to the last good size after a failed write or sync. Holds write_mu_.
@@ -207,9 +194,6 @@ class AofLog {
   std::atomic<bool> failed_{false};
   std::atomic<std::uint64_t> fsyncs_{0};
   std::atomic<std::uint64_t> file_size_{0};
-  // The current file's size on disk: file_size_ plus zero-filled space.
-  // The zero-fill thread writes only from here on. Stored under fill_mu_.
-  std::atomic<std::uint64_t> file_end_{0};
 
   // One fdatasync at a time: two concurrent ones on a file could split
   // an error report between them (the kernel reports it once).
@@ -230,30 +214,11 @@ class AofLog {
   bool truncate_pending_ = false;        // GUARDED_BY(write_mu_): a rewind's
                                          // ftruncate failed; retried first
 
-  // Zero-filling ahead (appendfsync always). A fill writes from fill_from_
-  // on while filling_, and the gap below it under fill_mu_; writers take
-  // fill_mu_ only to write past file_end_ (below fill_from_ while a fill
-  // is under way) or, once no fill is, to cut or switch the file: the two
-  // never write the same bytes.
-  std::mutex fill_mu_;
-  std::condition_variable fill_cv_;        // the zero-fill thread waits here
-  std::condition_variable fill_idle_cv_;   // writers wait here for a fill's end
-  bool filling_ = false;                   // GUARDED_BY(fill_mu_)
-  int fill_waiters_ = 0;                   // GUARDED_BY(fill_mu_): writers past fill_from_
-  std::uint64_t fill_from_ = 0;            // GUARDED_BY(fill_mu_)
-  std::atomic<bool> fill_wanted_{false};   // set by a writer, cleared by the thread
-  std::atomic<std::uint64_t> zero_fills_{0};
-  std::atomic<std::uint64_t> zero_fills_skipped_{0};
-  std::shared_ptr<LogFile> fill_file_;     // GUARDED_BY(fill_mu_): the current file
-  // Writers ask for no fill before this file offset: set after a fill
-  // that failed or did not pay, stored under fill_mu_.
-  std::atomic<std::uint64_t> fill_next_at_{0};
-  std::uint64_t fill_written_mark_ = 0;    // GUARDED_BY(fill_mu_): written_lsn_ and
-  std::uint64_t fill_fsyncs_mark_ = 0;     // fsyncs_ at the last decision
-  bool fill_stop_ = false;                 // GUARDED_BY(fill_mu_)
+  // The writer's side of the file's space ahead (GUARDED_BY(write_mu_)
+  // but for end() and stats()).
+  AofZeroFill zero_fill_;
 
   std::thread sync_thread_;
-  std::thread fill_thread_;
 };
 
 }  // namespace limiterd::persistence

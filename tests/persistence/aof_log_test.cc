@@ -504,11 +504,20 @@ TEST_CASE("log: zero-fills ahead only where fsyncs are many for the bytes", "[ao
     CHECK(stats.padding > (8u << 20));
     CHECK(FileSizeOr0(file->path()) == stats.file_size + stats.padding);
   }
-  SECTION("one group of 200 KiB: not filled") {
+  SECTION("one group of 200 KiB: not filled; then small groups: filled") {
     AppendDurably(log, 200, 1024);
-    const AofLog::Stats stats = AfterZeroFillDecision(log);
+    AofLog::Stats stats = AfterZeroFillDecision(log);
     CHECK(stats.zero_fills_skipped == 1);
     CHECK(stats.padding == 0);
     CHECK(FileSizeOr0(file->path()) == stats.file_size);
+    // Decided again after another MiB, from its groups of 4 KiB.
+    for (int i = 0; i < 300; ++i) AppendDurably(log, 4, 1024);
+    for (int i = 0; i < 1000 && log.stats().zero_fills == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    stats = log.stats();
+    CHECK(stats.zero_fills == 1);
+    CHECK(stats.padding > 0);
+    CHECK(Payloads(file->path()).size() == 200 + 1200);
   }
 }
