@@ -139,7 +139,7 @@ Status AofLog::WritePendingLocked() {
     wpos_ += n;
     written_lsn_.store(at + n, std::memory_order_release);
     file_size_.store(offset + n, std::memory_order_relaxed);
-    if (policy() == FsyncPolicy::kAlways) {
+    if (policy() == FsyncPolicy::kAlways && zero_fill_on_.load(std::memory_order_relaxed)) {
       zero_fill_.RequestFill(offset + n, at + n, fsyncs_.load(std::memory_order_relaxed));
     }
   }

@@ -113,6 +113,10 @@ class AofLog {
   // `no` would otherwise leave them waiting for an fsync that never comes).
   void SetPolicy(FsyncPolicy policy);
   FsyncPolicy policy() const { return policy_.load(std::memory_order_acquire); }
+  // aof-zero-fill: with appendfsync always, keep the file zero-filled
+  // ahead (aof_zero_fill.h; on by default). Off: writes append; what is
+  // filled already is used up, not cut.
+  void SetZeroFill(bool on) { zero_fill_on_.store(on, std::memory_order_relaxed); }
 
   // Writes and fdatasyncs everything framed so far, whatever the policy
   // (shutdown). Success also clears a write error.
@@ -171,6 +175,7 @@ class AofLog {
   }
 
   std::atomic<FsyncPolicy> policy_;
+  std::atomic<bool> zero_fill_on_{true};
 
   // Framing side: held for a memcpy by the engine's threads.
   mutable std::mutex mu_;

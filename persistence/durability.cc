@@ -118,6 +118,7 @@ Result<LoadReport> LoadAppendOnly(Durability::State& s) {
   auto incr = OpenIncrFile(s.AofPath(manifest.incrs.back().name), s.NowMs(), s.engine.separator());
   if (!incr.ok()) return incr.error();
   s.log = std::make_unique<AofLog>(s.options.appendfsync, std::move(incr->file), incr->size);
+  s.log->SetZeroFill(s.options.aof_zero_fill);
   {
     std::lock_guard lock(s.files_mu);
     s.manifest = std::move(manifest);
@@ -260,9 +261,13 @@ void Durability::Reconfigure(const DurabilityOptions& options) {
     s.options.stop_writes_on_bgsave_error = options.stop_writes_on_bgsave_error;
     s.options.auto_aof_rewrite_percentage = options.auto_aof_rewrite_percentage;
     s.options.auto_aof_rewrite_min_size = options.auto_aof_rewrite_min_size;
+    s.options.aof_zero_fill = options.aof_zero_fill;
     s.RefreshSnapshotFailingLocked();
   }
-  if (s.log) s.log->SetPolicy(options.appendfsync);
+  if (s.log) {
+    s.log->SetPolicy(options.appendfsync);
+    s.log->SetZeroFill(options.aof_zero_fill);
+  }
 }
 
 PersistenceInfo Durability::Info() const {

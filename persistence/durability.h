@@ -70,6 +70,8 @@ struct DurabilityOptions {
   std::string appenddirname = "appendonlydir";
   std::string dbfilename = "dump.snap";
   bool aof_load_truncated = true;
+  // appendfsync always: keep the AOF zero-filled ahead (aof_zero_fill.h).
+  bool aof_zero_fill = true;
   int64_t auto_aof_rewrite_percentage = 100;  // 0: never automatically
   int64_t auto_aof_rewrite_min_size = 64 << 20;
   std::vector<SaveRule> save_rules;           // empty: no automatic snapshots

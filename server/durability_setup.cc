@@ -36,6 +36,7 @@ persistence::DurabilityOptions DurabilityOptionsFrom(const Config& config) {
   o.appenddirname = config.GetValue("appenddirname");
   o.dbfilename = config.GetValue("dbfilename");
   o.aof_load_truncated = config.GetValue("aof-load-truncated") == "yes";
+  o.aof_zero_fill = config.GetValue("aof-zero-fill") == "yes";
   o.auto_aof_rewrite_percentage = std::stoll(config.GetValue("auto-aof-rewrite-percentage"));
   o.auto_aof_rewrite_min_size = std::stoll(config.GetValue("auto-aof-rewrite-min-size"));
   o.save_rules = SaveRulesFrom(config.GetValue("save"));

@@ -504,6 +504,19 @@ TEST_CASE("log: zero-fills ahead only where fsyncs are many for the bytes", "[ao
     CHECK(stats.padding > (8u << 20));
     CHECK(FileSizeOr0(file->path()) == stats.file_size + stats.padding);
   }
+  SECTION("aof-zero-fill no: appended, until it is turned on again") {
+    log.SetZeroFill(false);
+    for (int i = 0; i < 10; ++i) AppendDurably(log, 2, 100);
+    // Nothing is asked of the thread (the fill above is asked for at once).
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    AofLog::Stats stats = log.stats();
+    CHECK(stats.zero_fills + stats.zero_fills_skipped == 0);
+    CHECK(FileSizeOr0(file->path()) == stats.file_size);
+    log.SetZeroFill(true);
+    AppendDurably(log, 2, 100);
+    stats = AfterZeroFillDecision(log);
+    CHECK(stats.zero_fills == 1);
+  }
   SECTION("one group of 200 KiB: not filled; then small groups: filled") {
     AppendDurably(log, 200, 1024);
     AofLog::Stats stats = AfterZeroFillDecision(log);
@@ -520,4 +533,25 @@ TEST_CASE("log: zero-fills ahead only where fsyncs are many for the bytes", "[ao
     CHECK(stats.padding > 0);
     CHECK(Payloads(file->path()).size() == 200 + 1200);
   }
+}
+
+TEST_CASE("log: aof-zero-fill from the options, and at run time", "[aof][log]") {
+  TempDir dir;
+  AdjustableClock clock(kT0);
+  Engine e(EngineOptions{"/", &clock});
+  DurabilityOptions options = Options(dir.path(), true, FsyncPolicy::kAlways);
+  options.aof_zero_fill = false;
+  Durability d(e, options);
+  REQUIRE(d.Load().ok());
+  REQUIRE(*e.Set("k", Quota(1'000'000)));
+  ConsumeDurably(e, d, 20);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(d.Info().aof_zero_filled_ahead == 0);
+  options.aof_zero_fill = true;
+  d.Reconfigure(options);  // CONFIG SET aof-zero-fill yes
+  ConsumeDurably(e, d, 5);
+  for (int i = 0; i < 1000 && d.Info().aof_zero_filled_ahead == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(d.Info().aof_zero_filled_ahead > 0);
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config.h"
+#include "durability_setup.h"
 
 using namespace limiterd::server;  // NOLINT
 
@@ -219,6 +220,11 @@ TEST_CASE("persistence directives: defaults, file names; the files fixed at star
   CHECK(c.Set(policies).empty());
   CHECK(c.GetValue("appendfsync") == "always");
   CHECK(c.GetValue("save") == "900 1 300 10");
+  CHECK(c.GetValue("aof-zero-fill") == "yes");
+  std::vector<std::string_view> no_zero_fill{"aof-zero-fill", "no"};
+  CHECK(c.Set(no_zero_fill).empty());
+  CHECK(c.GetValue("aof-zero-fill") == "no");
+  CHECK(DurabilityOptionsFrom(c).aof_zero_fill == false);
   CHECK(c.GetValue("auto-aof-rewrite-min-size") == "1048576");
   std::vector<std::string_view> no_save{"save", ""};
   CHECK(c.Set(no_save).empty());
