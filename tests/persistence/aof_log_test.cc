@@ -354,6 +354,15 @@ void ConsumeDurably(Engine& e, Durability& d, int times) {
   }
 }
 
+// Waits (at most 10 s) until the zero-fill thread has filled space ahead:
+// it works in the background, soon after the first write that asks.
+int64_t ZeroFilledAhead(Durability& d) {
+  for (int i = 0; i < 1000 && d.Info().aof_zero_filled_ahead == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return d.Info().aof_zero_filled_ahead;
+}
+
 // The AOF's size on disk, every file but the manifest.
 uint64_t AofBytesOnDisk(const std::string& dir) {
   uint64_t total = 0;
@@ -373,11 +382,7 @@ TEST_CASE("log: appendfsync always writes into space zero-filled ahead", "[aof][
   REQUIRE(d.Load().ok());
   REQUIRE(*e.Set("k", Quota(1'000'000)));
   ConsumeDurably(e, d, 50);
-  // The zero-fill thread fills 2 MiB ahead soon after the first write.
-  for (int i = 0; i < 1000 && d.Info().aof_zero_filled_ahead == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(d.Info().aof_zero_filled_ahead > 0);
+  REQUIRE(ZeroFilledAhead(d) > 0);
   const std::string incr = dir.path() + "/appendonlydir/appendonly.aof.1.incr.aof";
   const std::string bytes = ReadFile(incr);
   IncrScan scan = ScanIncr(bytes, nullptr);
@@ -403,9 +408,7 @@ TEST_CASE("log: appendfsync always writes into space zero-filled ahead", "[aof][
     // Appending goes on after the last record, and space is filled ahead
     // of it again.
     ConsumeDurably(loaded, reopened, 3);
-    for (int i = 0; i < 1000 && reopened.Info().aof_zero_filled_ahead == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    REQUIRE(ZeroFilledAhead(reopened) > 0);
     IncrScan again = ScanIncr(ReadFile(copied), nullptr);
     CHECK(again.end == IncrScan::End::kClean);
     CHECK(again.groups == 54);
@@ -550,8 +553,5 @@ TEST_CASE("log: aof-zero-fill from the options, and at run time", "[aof][log]") 
   options.aof_zero_fill = true;
   d.Reconfigure(options);  // CONFIG SET aof-zero-fill yes
   ConsumeDurably(e, d, 5);
-  for (int i = 0; i < 1000 && d.Info().aof_zero_filled_ahead == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  CHECK(d.Info().aof_zero_filled_ahead > 0);
+  CHECK(ZeroFilledAhead(d) > 0);
 }
