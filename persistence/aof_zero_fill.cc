@@ -76,13 +76,16 @@ Status AofZeroFill::Write(std::string_view bytes, std::uint64_t offset) {
 void AofZeroFill::RequestFill(std::uint64_t end, std::uint64_t written, std::uint64_t fsyncs) {
   if (end_.load(std::memory_order_relaxed) - end >= kLowWater ||
       end < next_at_.load(std::memory_order_relaxed) ||
-      wanted_.exchange(true, std::memory_order_relaxed)) {
-    return;
+      wanted_.load(std::memory_order_relaxed)) {
+    return;  // the common case: no lock
   }
   {
+    // The totals before the flag, so that the thread never decides from
+    // an earlier request's.
     std::lock_guard lock(mu_);
     wanted_written_ = written;
     wanted_fsyncs_ = fsyncs;
+    wanted_.store(true, std::memory_order_relaxed);
   }
   wanted_cv_.notify_one();
 }

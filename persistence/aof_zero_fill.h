@@ -90,7 +90,8 @@ class AofZeroFill {
   std::uint64_t fill_from_ = 0;        // GUARDED_BY(mu_)
   int waiters_ = 0;                    // GUARDED_BY(mu_): writers past fill_from_
   bool stop_ = false;                  // GUARDED_BY(mu_)
-  // A request: set by the writer, taken by the thread.
+  // A request: set by the writer (under mu_, with its totals), cleared by
+  // the thread.
   std::atomic<bool> wanted_{false};
   std::uint64_t wanted_written_ = 0;   // GUARDED_BY(mu_): the request's totals
   std::uint64_t wanted_fsyncs_ = 0;    // GUARDED_BY(mu_)
