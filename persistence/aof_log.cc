@@ -1,6 +1,5 @@
 #include "aof_log.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +20,7 @@ namespace {
 std::atomic<std::uint64_t> g_lsn_high{0};
 
 constexpr auto kTick = std::chrono::seconds(1);
+
 }  // namespace
 
 LogFile::~LogFile() {

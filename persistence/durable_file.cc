@@ -62,21 +62,6 @@ Status WriteAll(int fd, std::string_view bytes, std::string_view name) {
   return Status::Ok();
 }
 
-// pwrite(2) until all of `bytes` are at `offset`; `what` names the call.
-Status PwriteAll(int fd, std::string_view bytes, std::uint64_t offset, std::string_view name) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError("write", name, errno);
-    }
-    if (n == 0) return Status::IoError("write", name, ENOSPC);  // as in WriteAll
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return Status::Ok();
-}
-
 Status SyncDirectoryOf(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
@@ -150,14 +135,25 @@ Status RenameDurably(const std::string& from, const std::string& to) {
 }
 
 Status WriteAllAt(int fd, std::string_view bytes, std::uint64_t offset, std::string_view name) {
-  return PwriteAll(fd, bytes, offset, name);
+  // WriteAll's loop, with pwrite(2) at a moving offset.
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IoError("write", name, errno);
+    }
+    if (n == 0) return Status::IoError("write", name, ENOSPC);  // as in WriteAll
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return Status::Ok();
 }
 
 Status WriteZerosAt(int fd, std::uint64_t offset, std::uint64_t count, std::string_view name) {
   static const std::string zeros(1 << 16, '\0');
   while (count > 0) {
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(count, zeros.size()));
-    if (Status s = PwriteAll(fd, std::string_view(zeros).substr(0, n), offset, name); !s.ok()) {
+    if (Status s = WriteAllAt(fd, std::string_view(zeros).substr(0, n), offset, name); !s.ok()) {
       return s;
     }
     offset += n;

@@ -151,7 +151,7 @@ bool RecordReader::Next(Record* record) {
   if (end_ != ReadEnd::kNotYet) return false;
   const std::size_t remaining = buffer_.size() - pos_;
   if (remaining == 0) return Stop(ReadEnd::kClean, "");
-  if (buffer_[pos_] == '\0' && OnlyZerosFrom(pos_)) {
+  if (OnlyZerosFrom(pos_)) {
     return Stop(ReadEnd::kPadding, std::to_string(remaining) + " zero bytes after the last record");
   }
   if (remaining < kRecordHeaderSize) {
