@@ -158,29 +158,17 @@ void Connection::NoteChanges(uint64_t mark) {
 asio::awaitable<bool> Connection::WaitDurable(uint64_t lsn) {
   persistence::Durability& durability = *server_.durability;
   auto executor = socket_.get_executor();
-  if (durability.WouldWriteToReply(lsn)) {
-    // no / everysec: one write(2) per round of this thread's ready
-    // connections (aof_round.h), not one per connection (with everysec at
-    // -P 16 those writes were 9% of the io thread).
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
-        [&durability, executor, lsn](auto handler) {
-          AofRound::Join(durability, executor, lsn, std::move(handler));
-        },
-        asio::use_awaitable);
+  if (!durability.WouldWriteToReply(lsn)) {
+    bool failed = false;
+    if (durability.ReadyToReply(lsn, &failed)) co_return true;
+    if (failed) co_return false;
   }
-  bool failed = false;
-  if (durability.ReadyToReply(lsn, &failed)) co_return true;
-  if (failed) co_return false;
-  // appendfsync always: the sync thread calls back once a group commit
-  // covers `lsn`. The callback must be copyable and runs on the sync
-  // thread, so the coroutine's handler waits in a shared_ptr and is resumed
-  // on its own executor: this connection's io thread.
+  // One AOF write (no, everysec) or one group commit wait (always) per
+  // round of this thread's ready connections (aof_round.h), not one per
+  // connection.
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
-      [&durability, lsn, executor](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        durability.WhenDurable(lsn, [shared, executor](bool ok) {
-          asio::post(executor, [shared, ok] { (*shared)(ok); });
-        });
+      [&durability, executor, lsn](auto handler) {
+        AofRound::Join(durability, executor, lsn, std::move(handler));
       },
       asio::use_awaitable);
 }

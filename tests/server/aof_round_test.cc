@@ -2,15 +2,19 @@
 // AofRound (server/aof_round.h): the connections of one io thread that wait
 // for the AOF write in the same round share one write(2), are resumed in
 // the order they joined once it covers them all, and a waiter that joins
-// again starts the next round. A round torn down unrun destroys its waiters.
+// again starts the next round. With appendfsync always the round waits for
+// one group commit that covers them all. A round torn down unrun destroys
+// its waiters.
 #include <utility>  // before asio: its awaitable.hpp uses std::exchange unincluded
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -25,15 +29,18 @@ using limiterd::persistence::Durability;
 using limiterd::persistence::FsyncPolicy;
 using limiterd::server::AofRound;
 
-// An engine whose changes go to an everysec AOF in a temporary directory.
-struct EverySecEngine {
-  EverySecEngine() {
+// An engine whose changes go to an AOF in a temporary directory.
+struct AofEngine {
+  explicit AofEngine(FsyncPolicy policy) : d(e, pt::Options(dir.path(), true, policy)) {
     REQUIRE(d.Load().ok());
     REQUIRE(e.Set("*", pt::Quota(1'000'000)).ok());
   }
   pt::TempDir dir;
   Engine e;
-  Durability d{e, pt::Options(dir.path(), true, FsyncPolicy::kEverySec)};
+  Durability d;
+};
+struct EverySecEngine : AofEngine {
+  EverySecEngine() : AofEngine(FsyncPolicy::kEverySec) {}
 };
 
 // What WaitDurable does with everysec: join the thread's round, suspend.
@@ -111,6 +118,58 @@ TEST_CASE("AofRound: one write for the round, waiters resumed in order", "[aof][
   CHECK(seen.back().records == static_cast<uint64_t>(kConnections + 1));
   CHECK_FALSE(d.WouldWriteToReply(Durability::ThreadLastLsn()));
   CHECK(AofRound::RoundsRun() - rounds_before == 2);  // not one per waiter
+}
+
+TEST_CASE("AofRound: with appendfsync always, one group commit for the round", "[aof][round]") {
+  AofEngine f(FsyncPolicy::kAlways);
+  Engine& e = f.e;
+  Durability& d = f.d;
+  const uint64_t rounds_before = AofRound::RoundsRun();
+  asio::io_context io(1);
+  constexpr int kConnections = 6;
+  struct Resumed {
+    int id;
+    bool ok;
+    bool durable;     // its own change was fsynced when it resumed
+    uint64_t fsyncs;  // the log's fdatasyncs by then
+  };
+  std::vector<Resumed> resumed;
+  std::vector<uint64_t> lsns;
+  for (int i = 0; i < kConnections; ++i) {
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          REQUIRE(e.Consume("k" + std::to_string(i), 1).ok());
+          const uint64_t lsn = Durability::ThreadLastLsn();
+          lsns.push_back(lsn);
+          REQUIRE_FALSE(d.WouldWriteToReply(lsn));  // always: the sync thread writes
+          const bool ok = co_await JoinRound(d, lsn);
+          bool failed = false;
+          resumed.push_back(Resumed{i, ok, d.ReadyToReply(lsn, &failed), d.Info().aof_fsyncs});
+        },
+        asio::detached);
+  }
+  // The sync thread's callback posts the resumption from its own thread:
+  // keep the io_context waiting for it (10 s at most).
+  auto work = asio::make_work_guard(io);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (resumed.size() < kConnections && std::chrono::steady_clock::now() < deadline) {
+    io.run_one_for(std::chrono::milliseconds(100));
+  }
+  work.reset();
+  io.run();
+
+  REQUIRE(resumed.size() == kConnections);
+  for (int i = 0; i < kConnections; ++i) {
+    INFO("waiter " << i);
+    CHECK(resumed[i].id == i);  // in the order they joined
+    CHECK(resumed[i].ok);
+    CHECK(resumed[i].durable);
+    // All resumed together, after the same fdatasync: not one wait each.
+    CHECK(resumed[i].fsyncs == resumed[0].fsyncs);
+  }
+  CHECK(lsns.size() == kConnections);
+  CHECK(AofRound::RoundsRun() - rounds_before == 1);
 }
 
 TEST_CASE("AofRound: a round torn down unrun destroys its waiters", "[aof][round]") {
