@@ -15,7 +15,8 @@
 #                    -P 64 runs 10x that, EVALSHA at most 2x; default 200000,
 #                    --quick 4000)
 #   --repeat N       run every measurement N times, the servers' runs of a
-#                    pipeline depth alternating, and keep the median (default 1)
+#                    pipeline depth alternating; each figure is the median of
+#                    its runs (default 1)
 #   --no-build       do not build; use $LIMITERD or build/release/server/limiterd
 #   --out FILE       also write the tables (markdown) to FILE
 #
@@ -141,11 +142,18 @@ bench_run() {
   echo "$line $cpu $busy" >>"$WORK/runs.${id//[|:]/_}"
 }
 
-# bench_result ID: ID's measurement, the median of its runs by throughput.
+# bench_result ID: ID's measurement: each figure the median of its own runs.
+# (The run of median throughput has whichever p99 it had; the median of
+# the p99s is steadier on a shared machine.)
 bench_result() {
-  local id=$1 line
-  line=$(sort -n -k1,1 "$WORK/runs.${id//[|:]/_}" | sed -n "$(((repeat + 1) / 2))p")
-  read -r "RPS[$id]" "P50[$id]" "P99[$id]" "CPU[$id]" "BUSY[$id]" <<<"$line"
+  local id=$1 file k mid
+  file="$WORK/runs.${id//[|:]/_}"
+  local -a fig=()
+  mid=$(((repeat + 1) / 2))
+  for k in 1 2 3 4 5; do
+    fig+=("$(awk -v k=$k '{ print $k }' "$file" | sort -g | sed -n "${mid}p")")
+  done
+  read -r "RPS[$id]" "P50[$id]" "P99[$id]" "CPU[$id]" "BUSY[$id]" <<<"${fig[*]}"
   log "$(printf '%-34s %12s rps  p50 %s ms  p99 %s ms  server %s us/req  client %s%% busy' "$id" \
     "${RPS[$id]}" "${P50[$id]}" "${P99[$id]}" "${CPU[$id]}" "${BUSY[$id]}")"
 }
@@ -310,7 +318,7 @@ report() {
   echo
   echo "Machine: $NPROC CPUs, $cpu; limiterd ${lim_v:-?} ($LIMITERD), redis-server ${redis_v}."
   echo "redis-benchmark -c $CLIENTS -P {${PIPELINES[*]}} -r $RANDR --csv, -n $requests / $((requests * 5)) / $((requests * 10)) at -P 1 / 16 / 64"
-  echo "(EVALSHA at most $((requests * 2))), median of $repeat run(s);"
+  echo "(EVALSHA at most $((requests * 2))), each figure the median of $repeat run(s);"
   echo "key \`$KEY\` (100 orgs x 10 projects x 100 users); latencies in ms (per pipeline round trip)."
   echo "Ratios are limiterd / redis: above 1 is limiterd faster for krps, slower for latency;"
   echo "below 1 is limiterd cheaper for CPU per request (the server process's user + system"
