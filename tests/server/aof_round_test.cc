@@ -125,11 +125,13 @@ TEST_CASE("AofRound: one write for the round, waiters resumed in order", "[aof][
 }
 
 TEST_CASE("AofRound: with appendfsync always, one group commit for the round", "[aof][round]") {
+  // The io_context outlives the log: its sync thread posts here (as in
+  // main.cc, which stops the persistence threads before the io contexts go).
+  asio::io_context io(1);
   AofEngine f(FsyncPolicy::kAlways);
   Engine& e = f.e;
   Durability& d = f.d;
   const uint64_t rounds_before = AofRound::RoundsRun();
-  asio::io_context io(1);
   constexpr int kConnections = 6;
   struct Resumed {
     int id;
