@@ -22,7 +22,10 @@
 // One round per io thread at a time (a thread_local): a waiter resumed by
 // Run that joins again starts the next round. If the io_context is torn
 // down with Run still queued, the round and its suspended coroutines are
-// destroyed with it, as asio destroys any pending handler.
+// destroyed with it, as asio destroys any pending handler. With always, a
+// round that waits is held by the sync thread's callback, which posts to
+// the io_context: the persistence threads must stop before the io
+// contexts go (main.cc does so).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
