@@ -395,6 +395,12 @@ std::optional<std::string> AofLog::WriteError() const {
   return error_text_;
 }
 
+std::uint64_t AofLog::padding() const {
+  const std::uint64_t size = file_size_.load(std::memory_order_relaxed);
+  const std::uint64_t end = zero_fill_.end();
+  return end > size ? end - size : 0;
+}
+
 AofLog::Stats AofLog::stats() const {
   Stats stats;
   {
@@ -404,8 +410,7 @@ AofLog::Stats AofLog::stats() const {
   }
   stats.fsyncs = fsyncs_.load(std::memory_order_relaxed);
   stats.file_size = file_size_.load(std::memory_order_relaxed);
-  const std::uint64_t end = zero_fill_.end();
-  stats.padding = end > stats.file_size ? end - stats.file_size : 0;
+  stats.padding = padding();
   const AofZeroFill::Stats fill = zero_fill_.stats();
   stats.zero_fills = fill.fills;
   stats.zero_fills_skipped = fill.skipped;

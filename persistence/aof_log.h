@@ -137,10 +137,12 @@ class AofLog {
     std::uint64_t pending_bytes = 0; // framed, not yet taken by a writer
     std::uint64_t file_size = 0;     // the current incr file, as written
     std::uint64_t padding = 0;       // zero-filled after file_size
-    std::uint64_t zero_fills = 0;    // fills done, and not done because
-    std::uint64_t zero_fills_skipped = 0;  // they would not have paid
+    std::uint64_t zero_fills = 0;          // AofZeroFill::Stats
+    std::uint64_t zero_fills_skipped = 0;
   };
   Stats stats() const;
+  // Stats::padding alone, without the framing lock.
+  std::uint64_t padding() const;
 
  private:
   struct Switch {

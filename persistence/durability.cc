@@ -150,7 +150,7 @@ std::int64_t Durability::State::AofSize() const {
     size += static_cast<std::int64_t>(FileSizeOr0(AofPath(incr.name)));
   }
   // Not the log's zero-filled space ahead (aof_log.h).
-  if (log) size -= static_cast<std::int64_t>(log->stats().padding);
+  if (log) size -= static_cast<std::int64_t>(log->padding());
   return size;
 }
 
