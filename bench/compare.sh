@@ -3,7 +3,7 @@
 # run, driven by redis-benchmark at the same flags. docs/performance.md says
 # what every column means.
 #
-#   bench/compare.sh            # the full comparison (about 6 minutes on 2 cores)
+#   bench/compare.sh            # the full comparison (about 10 minutes on 2 cores)
 #   bench/compare.sh --quick    # smoke check: few requests, persistence off only
 #
 # Options:
@@ -16,7 +16,8 @@
 #                    --quick 4000)
 #   --repeat N       run every measurement N times, the servers' runs of a
 #                    pipeline depth alternating; each figure is the median of
-#                    its runs (default 1)
+#                    its runs (default 3, 1 with --quick: a single run of a
+#                    -P 1 row moves by 10-20% on a shared machine)
 #   --no-build       do not build; use $LIMITERD or build/release/server/limiterd
 #   --out FILE       also write the tables (markdown) to FILE
 #
@@ -41,7 +42,7 @@ source bench/lib.sh
 quick=0
 limits=""
 requests=""
-repeat=1
+repeat=""
 build=1
 out=""
 while (($#)); do
@@ -58,9 +59,9 @@ while (($#)); do
   shift
 done
 if ((quick)); then
-  : "${limits:=10000}" "${requests:=4000}"
+  : "${limits:=10000}" "${requests:=4000}" "${repeat:=1}"
 else
-  : "${limits:=1000000}" "${requests:=200000}"
+  : "${limits:=1000000}" "${requests:=200000}" "${repeat:=3}"
 fi
 require_positive "$limits" "$requests" "$repeat"
 
