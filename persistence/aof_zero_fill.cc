@@ -1,6 +1,7 @@
 #include "aof_zero_fill.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +41,7 @@ constexpr std::uint64_t kMaxBytesPerFsync = 8u << 10;
 AofZeroFill::AofZeroFill(std::shared_ptr<LogFile> file, std::uint64_t size, std::uint64_t lsn)
     : file_(std::move(file)), end_(size), written_mark_(lsn) {
   thread_ = std::thread([this] { Loop(); });
+  pthread_setname_np(thread_.native_handle(), "aof-zero-fill");  // as AofLog's sync thread
 }
 
 AofZeroFill::~AofZeroFill() {

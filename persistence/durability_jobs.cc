@@ -21,6 +21,7 @@
 //   5. cleanup    the files M no longer lists are deleted
 // A failure at any step leaves M as it was at that step: loadable, and the
 // log goes on in whichever incr file it is on.
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,6 +97,8 @@ Result<std::string> Durability::State::StartBgSaveLocked() {
   job_started = Clock::now();
   last_bgsave_try_ms = NowMs();
   job_thread = std::thread([this, r = std::move(*reader), dirty_at_cut]() mutable {
+    // For top -H, perf and gdb; by the job itself, before its first step.
+    pthread_setname_np(pthread_self(), "bgsave");
     Step("bgsave: cut");
     auto written = WriteSnapshotFile(snapshot_path, *r, engine.separator(), NowMs(), &cancel);
     r.reset();  // ends the engine's snapshot before the next job may start
@@ -115,6 +118,7 @@ void Durability::State::StartRewriteLocked() {
   rewrite_scheduled = false;
   job_started = Clock::now();
   job_thread = std::thread([this] {
+    pthread_setname_np(pthread_self(), "aof-rewrite");  // as the BGSAVE's
     Result<bool> result = Rewrite();
     std::lock_guard lock(jobs_mu);
     last_rewrite_secs = SecondsSince(job_started);

@@ -346,6 +346,25 @@ class MaxClients(LimiterdCase):
                 c.close()
 
 
+class ThreadNames(unittest.TestCase):
+    def test_threads_are_named(self):
+        """top -H, perf and gdb tell the threads apart, as Redis's io_thd_N
+        and bio_aof: the main thread keeps the binary's name."""
+        with Server(threads=2, extra_args=["--appendonly", "yes", "--appendfsync", "always"]) as s:
+            r = s.redis()
+            self.assertEqual(r.execute_command("LIMIT.SET", "org:a", "HARD", 10), "OK")
+            self.assertEqual(r.execute_command("CREDITS.CONSUME", "org:a", 1)[0], 1)  # a write: the AOF's threads have run
+            r.close()
+            task_dir = "/proc/%d/task" % s.proc.pid
+            names = []
+            for tid in os.listdir(task_dir):
+                with open(os.path.join(task_dir, tid, "comm")) as f:
+                    names.append(f.read().strip())
+            for name in ("limiterd", "io-0", "io-1", "aof-sync", "aof-zero-fill"):
+                self.assertEqual(names.count(name), 1, "%s in %s" % (name, sorted(names)))
+            self.assertNotIn("io-2", names)
+
+
 class Shutdown(unittest.TestCase):
     def test_shutdown(self):
         with Server() as s:

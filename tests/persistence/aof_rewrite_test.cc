@@ -1,10 +1,13 @@
 // Copyright limiterd authors.
 // BGREWRITEAOF: nothing lost while threads keep consuming, a loadable set
 // of files after a crash at every step, one job at a time, automatic
-// rewrites on growth.
+// rewrites on growth, named threads.
+#include <pthread.h>
+
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "persistence_test_util.h"
@@ -52,6 +55,24 @@ class Gate {
   std::condition_variable cv_;
   bool reached_ = false, open_ = false;
 };
+
+// The calling thread's name, as top -H, perf and gdb show it.
+std::string ThisThreadName() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return name;
+}
+
+// The names of this process's threads.
+std::multiset<std::string> ThreadNames() {
+  std::multiset<std::string> names;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::string comm = ReadFile((task.path() / "comm").string());
+    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    names.insert(comm);
+  }
+  return names;
+}
 
 }  // namespace
 
@@ -229,6 +250,33 @@ TEST_CASE("rewrite: one job at a time, BGREWRITEAOF during BGSAVE is scheduled",
   CHECK(d.Info().aof_last_rewrite_time_sec >= 0);
   // SAVE after it: fine.
   CHECK(d.Save().ok());
+}
+
+TEST_CASE("rewrite: the log's threads and the jobs' threads have names", "[aof][rewrite]") {
+  TempDir dir;
+  AdjustableClock clock(kT0);
+  Engine e(EngineOptions{"/", &clock});
+  DurabilityOptions o = Options(dir.path(), true);
+  std::mutex mu;
+  std::map<std::string, std::string> ran_on;  // a job's step -> its thread's name
+  o.job_step_hook = [&](std::string_view step) {
+    std::lock_guard lock(mu);
+    ran_on[std::string(step)] = ThisThreadName();
+  };
+  Durability d(e, o);
+  REQUIRE(d.Load().ok());
+  std::multiset<std::string> names = ThreadNames();
+  CHECK(names.count("aof-sync") == 1);
+  CHECK(names.count("aof-zero-fill") == 1);
+  Populate(e, 10);
+  REQUIRE(*d.BgSave() == "Background saving started");
+  REQUIRE(WaitFor([&] { return !d.Info().rdb_bgsave_in_progress; }));
+  REQUIRE(*d.BgRewriteAof() == "Background append only file rewriting started");
+  REQUIRE(WaitFor([&] { return !d.Info().aof_rewrite_in_progress; }));
+  std::lock_guard lock(mu);
+  CHECK(ran_on["bgsave: cut"] == "bgsave");
+  CHECK(ran_on["rewrite: cut"] == "aof-rewrite");
+  CHECK(ran_on["rewrite: cleanup"] == "aof-rewrite");
 }
 
 TEST_CASE("rewrite: automatic on growth, and not again until it grows again", "[aof][rewrite]") {
