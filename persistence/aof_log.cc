@@ -400,9 +400,12 @@ std::optional<std::string> AofLog::WriteError() const {
 }
 
 std::uint64_t AofLog::padding() const {
-  const std::uint64_t size = file_size_.load(std::memory_order_relaxed);
+  return PaddingPast(file_size_.load(std::memory_order_relaxed));
+}
+
+std::uint64_t AofLog::PaddingPast(std::uint64_t file_size) const {
   const std::uint64_t end = zero_fill_.end();
-  return end > size ? end - size : 0;
+  return end > file_size ? end - file_size : 0;
 }
 
 AofLog::Stats AofLog::stats() const {
@@ -414,7 +417,7 @@ AofLog::Stats AofLog::stats() const {
   }
   stats.fsyncs = fsyncs_.load(std::memory_order_relaxed);
   stats.file_size = file_size_.load(std::memory_order_relaxed);
-  stats.padding = padding();
+  stats.padding = PaddingPast(stats.file_size);  // the same file_size
   const AofZeroFill::Stats fill = zero_fill_.stats();
   stats.zero_fills = fill.fills;
   stats.zero_fills_skipped = fill.skipped;

@@ -145,6 +145,10 @@ class AofLog {
   std::uint64_t padding() const;
 
  private:
+  // The zero-filled space past `file_size` (the file_size_ read once, so
+  // that stats() reports a padding that agrees with its file_size).
+  std::uint64_t PaddingPast(std::uint64_t file_size) const;
+
   struct Switch {
     std::uint64_t lsn = 0;
     std::shared_ptr<LogFile> file;
