@@ -353,7 +353,7 @@ class ThreadNames(unittest.TestCase):
         with Server(threads=2, extra_args=["--appendonly", "yes", "--appendfsync", "always"]) as s:
             r = s.redis()
             self.assertEqual(r.execute_command("LIMIT.SET", "org:a", "HARD", 10), "OK")
-            self.assertEqual(r.execute_command("CREDITS.CONSUME", "org:a", 1)[0], 1)  # a write: the AOF's threads have run
+            self.assertEqual(r.execute_command("CREDITS.CONSUME", "org:a", 1)[0], 1)  # it serves
             r.close()
             task_dir = "/proc/%d/task" % s.proc.pid
             names = []
