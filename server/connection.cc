@@ -7,7 +7,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <exception>
 
@@ -15,6 +18,7 @@
 #include "command_table.h"
 #include "errors.h"
 #include "log.h"
+#include "read_buffer.h"
 
 namespace limiterd::server {
 
@@ -51,10 +55,12 @@ resp::ParserLimits LimitsFrom(const Config& config) {
 
 }  // namespace
 
-Connection::Connection(tcp::socket socket, ServerState& server, ThreadStats& stats)
+Connection::Connection(tcp::socket socket, ServerState& server, ThreadStats& stats,
+                       ShortReadWatch& watch)
     : socket_(std::move(socket)),
       server_(server),
       stats_(stats),
+      watch_(watch),
       info_(MakeInfo(server, socket_)),
       session_(server, info_, stats),
       parser_(LimitsFrom(server.config)),
@@ -105,6 +111,31 @@ void Connection::CloseOnOwner(bool drain) {
     socket_.cancel(ec);  // idle between batches: stop now
   }
   // Writing: the loop sees closing_ once the write completes.
+}
+
+void Connection::CheckInput() {
+  char byte;
+  const ssize_t r = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  ThreadStats::Add(stats_.reads, 1);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    return;  // drained: whatever comes next brings an edge
+  }
+  input_found_ = true;
+  boost::system::error_code ec;
+  socket_.cancel(ec);
+}
+
+size_t Connection::ReadNow(size_t space, boost::system::error_code& ec) {
+  const ssize_t r = ::recv(socket_.native_handle(), in_.get() + in_end_, space, MSG_DONTWAIT);
+  ThreadStats::Add(stats_.reads, 1);
+  ec.clear();
+  if (r > 0) return static_cast<size_t>(r);
+  if (r == 0) {
+    ec = asio::error::eof;
+  } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    ec.assign(errno, boost::system::system_category());
+  }
+  return 0;
 }
 
 void Connection::RefreshLimits() {
@@ -196,6 +227,7 @@ asio::awaitable<bool> Connection::Flush() {
   if (out_.empty()) co_return true;
   info_->output_buffer.store(out_.size() - written_, std::memory_order_relaxed);
   boost::system::error_code ec;
+  ThreadStats::Add(stats_.writes, 1);
   co_await asio::async_write(socket_, asio::buffer(out_.data() + written_, out_.size() - written_),
                              asio::redirect_error(asio::use_awaitable, ec));
   FlushDone();
@@ -206,6 +238,7 @@ bool Connection::FlushNow() {
   if (unsynced_lsn_ != 0 || !write_now_) return false;  // Flush() waits for durability first
   if (out_.empty()) return true;
   boost::system::error_code ec;
+  ThreadStats::Add(stats_.writes, 1);
   written_ += socket_.write_some(asio::buffer(out_.data() + written_, out_.size() - written_), ec);
   // would_block (the socket buffer is full): Flush() waits for room. Any
   // other error: Flush() meets it again and the connection closes.
@@ -263,15 +296,26 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
   boost::system::error_code ec;
   while (!closing_ && !session_.close_after_reply) {
     EnsureReadSpace();
+    const size_t space = in_capacity_ - in_end_;
     reading_ = true;
+    // After a short read asio waits for the next edge without trying the
+    // socket (read_buffer.h); the watch looks if that wait lasts a tick.
+    if (kShortReadEndsEdge && last_read_short_) watch_.Enter(*this);
     size_t n = co_await socket_.async_read_some(
-        asio::buffer(in_.get() + in_end_, in_capacity_ - in_end_),
+        ReadBuffer(in_.get() + in_end_, space, &stats_.reads),
         asio::redirect_error(asio::use_awaitable, ec));
+    watch_.Leave(*this);
     reading_ = false;
+    if (!kShortReadEndsEdge) ThreadStats::Add(stats_.reads, 1);
+    if (std::exchange(input_found_, false) && ec == asio::error::operation_aborted &&
+        !closing_) {
+      n = ReadNow(space, ec);
+    }
     if (ec || closing_) break;
+    last_read_short_ = n < space;
     // Reads start small (idle connections stay cheap) and grow to
     // kReadChunk for clients that fill them (pipelines, large bulks).
-    if (n == in_capacity_ - in_end_) read_size_ = std::min(read_size_ * 2, kReadChunk);
+    if (n == space) read_size_ = std::min(read_size_ * 2, kReadChunk);
     in_end_ += n;
     ThreadStats::Add(stats_.net_input, n);
     info_->last_interaction_ms.store(ServerState::SteadyMs(), std::memory_order_relaxed);

@@ -38,17 +38,21 @@
 #include "resp/request_parser.h"
 #include "server_state.h"
 #include "session.h"
+#include "short_read_watch.h"
 
 namespace limiterd::server {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>,
+                   private ShortReadWatch::Entry {
  public:
   static constexpr size_t kReadChunk = 16 * 1024;
   static constexpr size_t kFirstRead = 2 * 1024;
   static constexpr size_t kFlushBytes = 64 * 1024;
 
-  Connection(boost::asio::ip::tcp::socket socket, ServerState& server, ThreadStats& stats);
-  ~Connection();
+  // `watch` is that of the io thread of the socket's executor.
+  Connection(boost::asio::ip::tcp::socket socket, ServerState& server, ThreadStats& stats,
+             ShortReadWatch& watch);
+  ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -85,10 +89,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void RefreshLimits();
   // On the owner's thread: drain = finish the current batch, then close.
   void CloseOnOwner(bool drain);
+  // The watch's look at a connection that has waited for input since a
+  // short read: anything there (bytes, an end of file, an error) that
+  // brought no edge wakes the read, which then reads it with ReadNow.
+  void CheckInput() override;
+  // A non-blocking recv(2) into the read buffer's free `space`; 0 with no
+  // error when there is nothing after all.
+  size_t ReadNow(size_t space, boost::system::error_code& ec);
 
   boost::asio::ip::tcp::socket socket_;
   ServerState& server_;
   ThreadStats& stats_;
+  ShortReadWatch& watch_;
   std::shared_ptr<ClientInfo> info_;
   Session session_;
   resp::RequestParser parser_;
@@ -106,6 +118,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;   // a read is pending (Close may cancel it)
   bool closing_ = false;   // stop after the current batch
   bool write_now_ = false; // the socket is non-blocking: FlushNow may write
+  bool last_read_short_ = false;  // asio waits for an edge before the next read
+  bool input_found_ = false;      // CheckInput cancelled the read: ReadNow
 };
 
 }  // namespace limiterd::server

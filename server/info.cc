@@ -133,9 +133,9 @@ void StatsSection(ServerState& s, std::string& o) {
       "instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n"
       "rejected_connections:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nevicted_clients:0\r\n"
       "keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n"
-      "total_error_replies:{}\r\n",
+      "total_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\n",
       t.connections, t.commands, s.stats.ops_per_sec(), t.net_input, t.net_output, t.rejected,
-      t.keyspace_hits, t.keyspace_misses, t.errors);
+      t.keyspace_hits, t.keyspace_misses, t.errors, t.reads, t.writes);
 }
 
 void Replication(ServerState& s, std::string& o) {

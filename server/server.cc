@@ -68,6 +68,7 @@ Server::Server(ServerState& state)
   for (size_t i = 0; i < state_.io_threads; ++i) {
     io_.push_back(std::make_unique<asio::io_context>(1));
     guards_.push_back(asio::make_work_guard(*io_.back()));
+    watches_.push_back(std::make_unique<ShortReadWatch>(*io_.back()));
   }
   state_.set_shutdown_handler([this] { Stop(); });
 }
@@ -196,7 +197,7 @@ void Server::OnAccepted(tcp::socket socket, size_t thread) {
   socket.set_option(tcp::no_delay(true), ec);
   socket.set_option(asio::socket_base::keep_alive(true), ec);
   // Start on the connection's own thread.
-  auto connection = std::make_shared<Connection>(std::move(socket), state_, stats);
+  auto connection = std::make_shared<Connection>(std::move(socket), state_, stats, *watches_[thread]);
   connection->Start();
 }
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "server_state.h"
+#include "short_read_watch.h"
 
 namespace limiterd::server {
 
@@ -64,6 +65,10 @@ class Server {
   std::vector<std::unique_ptr<boost::asio::io_context>> io_;
   std::vector<Guard> guards_;
   std::vector<std::thread> threads_;
+  // One per io_context, the same index. Declared after io_, so destroyed
+  // before it: the timers go before their io_context, and the connections
+  // (destroyed with their io_context) find the watches already let go.
+  std::vector<std::unique_ptr<ShortReadWatch>> watches_;
   boost::asio::io_context main_{1};
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   boost::asio::signal_set signals_;

@@ -69,6 +69,8 @@ StatsTotals Stats::Sum() const {
     t.errors += get(b->errors);
     t.keyspace_hits += get(b->keyspace_hits);
     t.keyspace_misses += get(b->keyspace_misses);
+    t.reads += get(b->reads);
+    t.writes += get(b->writes);
   }
   return t;
 }
@@ -76,7 +78,7 @@ StatsTotals Stats::Sum() const {
 void Stats::Reset() {
   for (auto& b : blocks_) {
     for (auto* a : {&b->commands, &b->net_input, &b->net_output, &b->connections, &b->rejected,
-                    &b->errors, &b->keyspace_hits, &b->keyspace_misses}) {
+                    &b->errors, &b->keyspace_hits, &b->keyspace_misses, &b->reads, &b->writes}) {
       a->store(0, std::memory_order_relaxed);
     }
   }

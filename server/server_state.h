@@ -88,13 +88,15 @@ struct alignas(64) ThreadStats {
   std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> keyspace_hits{0};
   std::atomic<uint64_t> keyspace_misses{0};
+  std::atomic<uint64_t> reads{0};   // recv(2) calls on client sockets
+  std::atomic<uint64_t> writes{0};  // reply writes started (one may take several send(2)s)
 
   static void Add(std::atomic<uint64_t>& c, uint64_t n) { c.fetch_add(n, std::memory_order_relaxed); }
 };
 
 struct StatsTotals {
   uint64_t commands = 0, net_input = 0, net_output = 0, connections = 0, rejected = 0,
-           errors = 0, keyspace_hits = 0, keyspace_misses = 0;
+           errors = 0, keyspace_hits = 0, keyspace_misses = 0, reads = 0, writes = 0;
 };
 
 class Stats {

@@ -4,6 +4,7 @@ and arity errors (SPEC sections 3 and 4) against the real limiterd, through
 redis-py (Debian python3-redis 4.3.4) and raw sockets for exact bytes."""
 
 import os
+import socket
 import sys
 import threading
 import time
@@ -273,10 +274,33 @@ class ServerCommands(LimiterdCase):
         for e in extra:
             e.close()
         wait_for(lambda: self.r.info("clients")["connected_clients"] == base, what="connected_clients to drop")
-        before = self.r.info("stats")["total_commands_processed"]
+        before = self.r.info("stats")
         for _ in range(10):
             self.r.ping()
-        self.assertGreaterEqual(self.r.info("stats")["total_commands_processed"], before + 10)
+        after = self.r.info("stats")
+        self.assertGreaterEqual(after["total_commands_processed"], before["total_commands_processed"] + 10)
+        # One read and one write per request for a client that waits for each
+        # reply (with the INFO itself: 11); a slow moment adds a look or two.
+        reads = after["total_reads_processed"] - before["total_reads_processed"]
+        writes = after["total_writes_processed"] - before["total_writes_processed"]
+        self.assertEqual(writes, 11)
+        self.assertGreaterEqual(reads, 11)
+        self.assertLessEqual(reads, 15)
+
+    def test_half_closed_client_gets_its_reply_then_the_close(self):
+        # A client that sends its command and shuts down its side, as
+        # `printf 'PING\r\n' | nc -N` does: the reply, then the server's close.
+        for i in range(10):
+            with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as s:
+                s.sendall(b"ECHO hello%d\r\n" % i)
+                s.shutdown(socket.SHUT_WR)
+                got = b""
+                while True:
+                    chunk = s.recv(4096)  # socket.timeout after 5 s fails the test
+                    if not chunk:
+                        break
+                    got += chunk
+                self.assertEqual(got, b"$6\r\nhello%d\r\n" % i)
 
     def test_config(self):
         self.assertEqual(self.r.config_get("port"), {"port": str(self.server.port)})

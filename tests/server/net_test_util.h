@@ -117,6 +117,8 @@ class Socket {
     }
     return line;
   }
+  // shutdown(SHUT_WR): the server reads an end of file after what was sent.
+  void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
   // True when the server closed the connection (EOF within the timeout).
   bool Closed() {
     char c;
