@@ -95,6 +95,15 @@ void Settle(asio::io_context& io) {
   io.poll();
 }
 
+// The first read of what was sent: lets it arrive (Settle), reads it.
+std::shared_ptr<Read> FirstRead(asio::io_context& io, SocketPair& pair, char* buf, size_t size,
+                                std::atomic<uint64_t>& reads) {
+  Settle(io);
+  auto read = StartRead(pair.server, buf, size, reads);
+  RunUntil(io, *read, std::chrono::seconds(5));
+  return read;
+}
+
 struct CountingEntry : ShortReadWatch::Entry {
   int checks = 0;
   void CheckInput() override { ++checks; }
@@ -112,9 +121,7 @@ TEST_CASE("a read after a short read waits for the next bytes without a recv", "
   char buf[100];
 
   pair.Send("abc");
-  Settle(io);
-  auto first = StartRead(pair.server, buf, sizeof buf, reads);
-  RunUntil(io, *first, std::chrono::seconds(5));
+  auto first = FirstRead(io, pair, buf, sizeof buf, reads);
   REQUIRE(first->ec == boost::system::error_code());
   CHECK(first->n == 3);
   CHECK(reads == 1);
@@ -139,9 +146,7 @@ TEST_CASE("a read that fills the buffer leaves the socket to be read again at on
   std::atomic<uint64_t> reads{0};
   char buf[4];
   pair.Send("abcdef");
-  Settle(io);
-  auto first = StartRead(pair.server, buf, sizeof buf, reads);
-  RunUntil(io, *first, std::chrono::seconds(5));
+  auto first = FirstRead(io, pair, buf, sizeof buf, reads);
   REQUIRE(first->n == 4);
   // Full: there may be more, and there is; no edge is needed for it.
   auto second = StartRead(pair.server, buf, sizeof buf, reads);
@@ -160,9 +165,7 @@ TEST_CASE("an end of file that came with the last bytes brings no edge of its ow
   // Both arrive before the server reads: one edge for the two.
   pair.Send("PING\r\n");
   REQUIRE(::shutdown(pair.client, SHUT_WR) == 0);
-  Settle(io);
-  auto first = StartRead(pair.server, buf, sizeof buf, reads);
-  RunUntil(io, *first, std::chrono::seconds(5));
+  auto first = FirstRead(io, pair, buf, sizeof buf, reads);
   REQUIRE(first->n == 6);
   // The reactor waits for an edge that will not come: the watch's case.
   auto second = StartRead(pair.server, buf, sizeof buf, reads);
