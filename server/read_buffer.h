@@ -40,13 +40,16 @@
 #include <cstddef>
 #include <cstdint>
 
+// The asio versions whose reactive_socket_recv_op.hpp was checked.
+#if defined(__linux__) && BOOST_ASIO_VERSION >= 101800 && BOOST_ASIO_VERSION < 103900
+#define LIMITERD_SHORT_READ_ENDS_EDGE 1
+#else
+#define LIMITERD_SHORT_READ_ENDS_EDGE 0
+#endif
+
 namespace limiterd::server {
 
-#if defined(__linux__) && BOOST_ASIO_VERSION >= 101800 && BOOST_ASIO_VERSION < 103900
-inline constexpr bool kShortReadEndsEdge = true;
-#else
-inline constexpr bool kShortReadEndsEdge = false;
-#endif
+inline constexpr bool kShortReadEndsEdge = LIMITERD_SHORT_READ_ENDS_EDGE == 1;
 
 struct ReadBuffer : boost::asio::mutable_buffer {
   ReadBuffer(void* data, size_t size, std::atomic<uint64_t>* reads_counter)
@@ -56,7 +59,7 @@ struct ReadBuffer : boost::asio::mutable_buffer {
 
 }  // namespace limiterd::server
 
-#if defined(__linux__) && BOOST_ASIO_VERSION >= 101800 && BOOST_ASIO_VERSION < 103900
+#if LIMITERD_SHORT_READ_ENDS_EDGE
 namespace boost::asio::detail {
 
 // As asio's reactive_socket_recv_op_base<MutableBufferSequence>

@@ -197,7 +197,8 @@ void Server::OnAccepted(tcp::socket socket, size_t thread) {
   socket.set_option(tcp::no_delay(true), ec);
   socket.set_option(asio::socket_base::keep_alive(true), ec);
   // Start on the connection's own thread.
-  auto connection = std::make_shared<Connection>(std::move(socket), state_, stats, *watches_[thread]);
+  auto connection =
+      std::make_shared<Connection>(std::move(socket), state_, stats, *watches_[thread]);
   connection->Start();
 }
 

@@ -14,7 +14,7 @@ ShortReadWatch::~ShortReadWatch() {
 }
 
 void ShortReadWatch::Enter(Entry& entry) {
-  if (entry.watch_ != nullptr) Unlink(entry);
+  if (entry.watch_ != nullptr) entry.watch_->Unlink(entry);
   entry.watch_ = this;
   entry.since_ = tick_;
   entry.prev_ = tail_;

@@ -12,7 +12,9 @@
 //
 // Under load a connection's next request comes long before a tick ends,
 // so the watch makes no syscall per request; an idle connection costs one
-// look, the recv that asio would have made at once. A client that sends a
+// look, the recv that asio would have made at once, and, on a thread where
+// nothing else keeps the timer running (one request now and then), a
+// timer wake-up shared by whoever entered in that tick. A client that sends a
 // command and shuts down its side sees its connection closed within one
 // to two ticks (Redis: at once).
 //
