@@ -204,6 +204,10 @@ void AofLog::SetFailed(const Status& status) {
 
 Status AofLog::WriteAndSync() {
   std::lock_guard sync_lock(sync_mu_);
+  return WriteAndSyncHeld();
+}
+
+Status AofLog::WriteAndSyncHeld() {
   std::shared_ptr<LogFile> file;
   std::uint64_t target;
   {
@@ -214,8 +218,14 @@ Status AofLog::WriteAndSync() {
     file = file_;
   }
   // Writers go on meanwhile (everysec): the fsync holds no write lock.
+  const auto start = std::chrono::steady_clock::now();
   const int rc = ::fdatasync(file->fd());
   const int err = errno;
+  const auto took = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
+  const std::uint64_t avg = fsync_ns_avg_.load(std::memory_order_relaxed);
+  fsync_ns_avg_.store(avg - avg / 8 + took / 8, std::memory_order_relaxed);
   std::lock_guard lock(write_mu_);
   if (rc == 0) {
     fsyncs_.fetch_add(1, std::memory_order_relaxed);
@@ -330,6 +340,30 @@ void AofLog::SetPolicy(FsyncPolicy policy) {
   cv_.notify_one();
 }
 
+std::optional<bool> AofLog::SyncInline(std::uint64_t lsn) {
+  if (policy() != FsyncPolicy::kAlways || failed_.load(std::memory_order_acquire)) {
+    return std::nullopt;
+  }
+  const std::uint64_t max_ns = inline_fsync_max_ns_.load(std::memory_order_relaxed);
+  if (max_ns == 0 || fsync_ns_avg_.load(std::memory_order_relaxed) > max_ns) return std::nullopt;
+  // An fsync under way (the sync thread's) ends with a look at the waiters:
+  // waiting for it and then making our own would take two.
+  std::unique_lock sync_lock(sync_mu_, std::try_to_lock);
+  if (!sync_lock.owns_lock()) return std::nullopt;
+  const std::uint64_t fsyncs = fsyncs_.load(std::memory_order_relaxed);
+  Status s = WriteAndSyncHeld();
+  if (fsyncs_.load(std::memory_order_relaxed) != fsyncs) {
+    fsyncs_inline_.fetch_add(1, std::memory_order_relaxed);
+  }
+  sync_lock.unlock();
+  Conclude(s);
+  if (!s.ok()) return false;
+  // A successful write and fsync cover everything framed before the call;
+  // should that ever not hold, the caller waits as usual.
+  if (synced_lsn_.load(std::memory_order_acquire) >= lsn) return true;
+  return std::nullopt;
+}
+
 void AofLog::WhenDurable(std::uint64_t lsn, std::function<void(bool ok)> done) {
   bool now_ok;
   {
@@ -416,6 +450,8 @@ AofLog::Stats AofLog::stats() const {
     stats.pending_bytes = pending_.size();
   }
   stats.fsyncs = fsyncs_.load(std::memory_order_relaxed);
+  stats.fsyncs_inline = fsyncs_inline_.load(std::memory_order_relaxed);
+  stats.fsync_ns_avg = fsync_ns_avg_.load(std::memory_order_relaxed);
   stats.file_size = file_size_.load(std::memory_order_relaxed);
   stats.padding = PaddingPast(stats.file_size);  // the same file_size
   const AofZeroFill::Stats fill = zero_fill_.stats();

@@ -16,6 +16,15 @@
 //             once, and calls back every waiter it covered. Changes that
 //             arrive during the fsync wait for the next round, which then
 //             covers all of them: one fsync per round, not per change.
+//             Or the caller itself (SyncInline), the same way, when no
+//             fsync is under way and fdatasyncs are short: Redis's event
+//             loop fsyncs its own AOF. Handing a round to the sync thread
+//             and being called back costs two thread wake-ups (and the
+//             sync thread wakes twice more inside fdatasync: once the data
+//             is written, once the cache is flushed); on a busy machine
+//             each wake-up may wait for a CPU longer than the fsync takes
+//             (docs/performance.md). Callers that have other work to do
+//             meanwhile, or fsyncs that take long, are better off waiting.
 //   everysec  the thread that asks (ReadyToReply) writes everything pending,
 //   no        whoever's it is (the write mutex makes one thread the leader,
 //             the rest find their bytes written); the sync thread writes
@@ -106,6 +115,19 @@ class AofLog {
            written_lsn_.load(std::memory_order_acquire) < lsn;
   }
   void WhenDurable(std::uint64_t lsn, std::function<void(bool ok)> done);
+  // appendfsync always: writes and fdatasyncs everything pending on this
+  // thread, unless an fsync is under way (the sync thread's, or another
+  // caller's) or fdatasyncs took more than SetInlineFsyncMaxUs on average
+  // lately: then std::nullopt, and the caller waits (WhenDurable). Else
+  // whether `lsn` is on disk (false: the write failed, as WhenDurable's
+  // !ok). Waiters it covers are called back here too.
+  std::optional<bool> SyncInline(std::uint64_t lsn);
+  // The average fdatasync time (microseconds) above which SyncInline
+  // declines; 0: it always declines.
+  void SetInlineFsyncMaxUs(std::int64_t us) {
+    inline_fsync_max_ns_.store(us > 0 ? static_cast<std::uint64_t>(us) * 1000 : 0,
+                               std::memory_order_relaxed);
+  }
 
   // CONFIG SET appendfsync: replies from now on wait for `policy`. The sync
   // thread then writes and fsyncs everything framed so far, so that no
@@ -134,6 +156,8 @@ class AofLog {
   struct Stats {
     std::uint64_t records = 0;       // groups appended
     std::uint64_t fsyncs = 0;        // successful fdatasync calls
+    std::uint64_t fsyncs_inline = 0; // of them, SyncInline's
+    std::uint64_t fsync_ns_avg = 0;  // fdatasync's time, moving average
     std::uint64_t pending_bytes = 0; // framed, not yet taken by a writer
     std::uint64_t file_size = 0;     // the current incr file, as written
     std::uint64_t padding = 0;       // zero-filled after file_size
@@ -143,6 +167,10 @@ class AofLog {
   Stats stats() const;
   // Stats::padding alone, without the framing lock.
   std::uint64_t padding() const;
+  // Tests: sets the fdatasync time average that SyncInline looks at.
+  void TEST_SetFsyncNsAverage(std::uint64_t ns) {
+    fsync_ns_avg_.store(ns, std::memory_order_relaxed);
+  }
 
  private:
   // The zero-filled space past `file_size` (the file_size_ read once, so
@@ -171,6 +199,8 @@ class AofLog {
   void SetFailed(const Status& status);
   // Write, then fdatasync what was written; waiters are left to Settle.
   Status WriteAndSync();
+  // WriteAndSync's work, with sync_mu_ held.
+  Status WriteAndSyncHeld();
   // Calls back the waiters that are settled: covered by synced, or all of
   // them (with false) while failing. Holds no lock.
   void Settle();
@@ -204,6 +234,11 @@ class AofLog {
   std::atomic<std::uint64_t> synced_lsn_;
   std::atomic<bool> failed_{false};
   std::atomic<std::uint64_t> fsyncs_{0};
+  std::atomic<std::uint64_t> fsyncs_inline_{0};
+  // fdatasync's time, a moving average (1/8 of each new one; stored under
+  // sync_mu_), and SyncInline's bound on it (0: never inline).
+  std::atomic<std::uint64_t> fsync_ns_avg_{0};
+  std::atomic<std::uint64_t> inline_fsync_max_ns_{1'000'000};
   std::atomic<std::uint64_t> file_size_{0};
 
   // One fdatasync at a time: two concurrent ones on a file could split

@@ -119,6 +119,7 @@ Result<LoadReport> LoadAppendOnly(Durability::State& s) {
   if (!incr.ok()) return incr.error();
   s.log = std::make_unique<AofLog>(s.options.appendfsync, std::move(incr->file), incr->size);
   s.log->SetZeroFill(s.options.aof_zero_fill);
+  s.log->SetInlineFsyncMaxUs(s.options.aof_inline_fsync_max_us);
   {
     std::lock_guard lock(s.files_mu);
     s.manifest = std::move(manifest);
@@ -226,6 +227,11 @@ void Durability::WhenDurable(std::uint64_t lsn, std::function<void(bool ok)> don
   state_->log->WhenDurable(lsn, std::move(done));
 }
 
+std::optional<bool> Durability::SyncInline(std::uint64_t lsn) {
+  if (!state_->log || lsn == 0) return true;
+  return state_->log->SyncInline(lsn);
+}
+
 void Durability::BeginTransaction() {
   t_transaction.owner = state_.get();
   t_transaction.changes.clear();
@@ -262,11 +268,13 @@ void Durability::Reconfigure(const DurabilityOptions& options) {
     s.options.auto_aof_rewrite_percentage = options.auto_aof_rewrite_percentage;
     s.options.auto_aof_rewrite_min_size = options.auto_aof_rewrite_min_size;
     s.options.aof_zero_fill = options.aof_zero_fill;
+    s.options.aof_inline_fsync_max_us = options.aof_inline_fsync_max_us;
     s.RefreshSnapshotFailingLocked();
   }
   if (s.log) {
     s.log->SetPolicy(options.appendfsync);
     s.log->SetZeroFill(options.aof_zero_fill);
+    s.log->SetInlineFsyncMaxUs(options.aof_inline_fsync_max_us);
   }
 }
 
@@ -306,6 +314,7 @@ PersistenceInfo Durability::Info() const {
     }
     info.aof_buffer_length = static_cast<std::int64_t>(stats.pending_bytes);
     info.aof_fsyncs = stats.fsyncs;
+    info.aof_fsyncs_inline = stats.fsyncs_inline;
     info.aof_records = stats.records;
   }
   return info;

@@ -72,6 +72,9 @@ struct DurabilityOptions {
   bool aof_load_truncated = true;
   // appendfsync always: keep the AOF zero-filled ahead (aof_zero_fill.h).
   bool aof_zero_fill = true;
+  // appendfsync always: SyncInline fsyncs on the caller's thread while
+  // fdatasyncs take at most this long on average (aof_log.h); 0: never.
+  int64_t aof_inline_fsync_max_us = 1000;
   int64_t auto_aof_rewrite_percentage = 100;  // 0: never automatically
   int64_t auto_aof_rewrite_min_size = 64 << 20;
   std::vector<SaveRule> save_rules;           // empty: no automatic snapshots
@@ -125,6 +128,7 @@ struct PersistenceInfo {
   int64_t aof_delayed_fsync = 0;
   int64_t aof_zero_filled_ahead = 0;  // bytes past aof_current_size (aof_log.h)
   uint64_t aof_fsyncs = 0;              // fdatasync calls (group commit: << writes)
+  uint64_t aof_fsyncs_inline = 0;       // of them, made by SyncInline's callers
   uint64_t aof_records = 0;             // change records logged
 };
 
@@ -163,6 +167,11 @@ class Durability : public ChangeSink {
   // appendfsync always: runs done(ok) on the sync thread once `lsn` is on
   // disk (ok) or its write failed (!ok). Post back to your own thread.
   void WhenDurable(uint64_t lsn, std::function<void(bool ok)> done);
+  // appendfsync always, instead of WhenDurable when that is cheaper: writes
+  // and fdatasyncs on this thread, and returns what WhenDurable's done
+  // would get. std::nullopt when it did not (another fsync under way, or
+  // fsyncs slower than aof_inline_fsync_max_us): call WhenDurable.
+  std::optional<bool> SyncInline(uint64_t lsn);
 
   // MULTI/EXEC: the changes this thread records between these two calls go
   // to the log as one group of records (all or nothing on disk, whatever

@@ -15,6 +15,17 @@
 // woke the sync thread at the first batch of a round: at -P 64, 6 batches
 // per fdatasync against 12-14 now, and 12% more CPU per request.)
 //
+// With always, a round of request/response batches (at most
+// kInlineFsyncCommandsPerBatch commands a batch on average) is fsynced by
+// Run itself when the log allows (Durability::SyncInline: no fsync under
+// way, fsyncs short), as Redis's event loop fsyncs before it replies. Such
+// clients bring no work for the io thread while the disk works, and the
+// handoff's wake-ups cost more than the fsync here: at -P 1 on the EPYC
+// VM, 13-26% less CPU a CONSUME and 8-31% more of them
+// (docs/performance.md). Pipelined batches bring work to overlap with the
+// fsync: at -P 64 fsyncing inline cost 8-13% of the throughput, so their
+// rounds go to the sync thread.
+//
 // Before this, each connection posted its own resumption and the first to
 // resume wrote: the same single write, but one post and one scheduler pass
 // per connection (about 1,400 instructions a batch at -P 1).
@@ -34,6 +45,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -43,18 +55,24 @@ namespace limiterd::server {
 
 class AofRound {
  public:
+  // Above this many commands a batch on average, a round with always waits
+  // for the sync thread: its clients pipeline.
+  static constexpr uint64_t kInlineFsyncCommandsPerBatch = 4;
+
   // Joins the io thread's open round (opening and posting one if there is
   // none) with `done`, which is called with true once `lsn` is written
-  // (always: fsynced), or false if that failed.
+  // (always: fsynced), or false if that failed. `commands`: how many the
+  // waiter's batch ran.
   template <class Executor, class Handler>
   static void Join(persistence::Durability& durability, const Executor& executor, uint64_t lsn,
-                   Handler&& done) {
+                   uint64_t commands, Handler&& done) {
     if (t_open == nullptr) {
       auto round = std::make_shared<AofRound>(durability, executor);
       t_open = round.get();
       boost::asio::post(executor, [round] { round->Run(); });
     }
     t_open->max_lsn_ = std::max(t_open->max_lsn_, lsn);
+    t_open->commands_ += commands;
     t_open->waiters_.push_back(
         std::make_unique<WaiterOf<std::decay_t<Handler>>>(std::forward<Handler>(done)));
   }
@@ -89,8 +107,14 @@ class AofRound {
     const bool ok = durability_.ReadyToReply(max_lsn_, &failed);
     Waiters waiters = std::move(waiters_);
     if (ok || failed) return CompleteAll(waiters, ok);
-    // appendfsync always: one group commit wait for the whole round. The
-    // sync thread calls back on its own thread; the waiters resume here.
+    // appendfsync always: the round's group commit right here, or
+    if (commands_ <= kInlineFsyncCommandsPerBatch * waiters.size()) {
+      if (std::optional<bool> durable = durability_.SyncInline(max_lsn_)) {
+        return CompleteAll(waiters, *durable);
+      }
+    }
+    // one wait for the sync thread's, for the whole round. It calls back on
+    // its own thread; the waiters resume here.
     auto shared = std::make_shared<Waiters>(std::move(waiters));
     durability_.WhenDurable(max_lsn_, [shared, executor = executor_](bool durable) {
       boost::asio::post(executor, [shared, durable] { CompleteAll(*shared, durable); });
@@ -108,6 +132,7 @@ class AofRound {
   persistence::Durability& durability_;
   boost::asio::any_io_executor executor_;
   uint64_t max_lsn_ = 0;
+  uint64_t commands_ = 0;  // run by the waiters' batches
   Waiters waiters_;
 };
 

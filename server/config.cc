@@ -52,6 +52,7 @@ constexpr DirectiveInfo kDirectives[] = {
     {"auto-aof-rewrite-min-size", T::kMemory, "67108864", true, 0, INT64_MAX},
     {"aof-load-truncated", T::kBool, "yes", false},
     {"aof-zero-fill", T::kBool, "yes", true},
+    {"aof-inline-fsync-max-us", T::kInt, "1000", true, 0, 1000000},
     {"hierarchy-separator", T::kString, "/", false},
     {"enable-debug-command", T::kBool, "no", false},
     {"debug-clock", T::kInt, "0", false, 0, INT64_MAX},

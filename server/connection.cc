@@ -186,7 +186,7 @@ void Connection::NoteChanges(uint64_t mark) {
   if (now != mark) unsynced_lsn_ = std::max(unsynced_lsn_, now);
 }
 
-asio::awaitable<bool> Connection::WaitDurable(uint64_t lsn) {
+asio::awaitable<bool> Connection::WaitDurable(uint64_t lsn, uint64_t commands) {
   persistence::Durability& durability = *server_.durability;
   auto executor = socket_.get_executor();
   if (!durability.WouldWriteToReply(lsn)) {
@@ -198,8 +198,8 @@ asio::awaitable<bool> Connection::WaitDurable(uint64_t lsn) {
   // round of this thread's ready connections (aof_round.h), not one per
   // connection.
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
-      [&durability, executor, lsn](auto handler) {
-        AofRound::Join(durability, executor, lsn, std::move(handler));
+      [&durability, executor, lsn, commands](auto handler) {
+        AofRound::Join(durability, executor, lsn, commands, std::move(handler));
       },
       asio::use_awaitable);
 }
@@ -207,7 +207,7 @@ asio::awaitable<bool> Connection::WaitDurable(uint64_t lsn) {
 asio::awaitable<bool> Connection::Flush() {
   if (unsynced_lsn_ != 0) {
     uint64_t lsn = std::exchange(unsynced_lsn_, 0);
-    if (!co_await WaitDurable(lsn)) {
+    if (!co_await WaitDurable(lsn, std::exchange(batch_commands_, 0))) {
       // These replies would acknowledge changes that are not on disk.
       LogWarning("Closing client id={} addr={}: the AOF write of its changes failed; their "
                  "replies are not sent",
@@ -252,6 +252,7 @@ void Connection::FlushDone() {
   info_->output_buffer.store(0, std::memory_order_relaxed);
   out_.clear();
   written_ = 0;
+  batch_commands_ = 0;
   if (out_.capacity() > 4 * kFlushBytes) out_.shrink_to_fit();
 }
 
@@ -273,6 +274,7 @@ bool Connection::ProcessInput() {
     }
     if (!parser_.args().empty()) {
       size_t mark = out_.size();
+      ++batch_commands_;
       try {
         Dispatch(server_, session_, parser_.args(), writer_);
       } catch (const std::exception& e) {

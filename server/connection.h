@@ -78,7 +78,8 @@ class Connection : public std::enable_shared_from_this<Connection>,
   // out_ is all written: counts it and empties it.
   void FlushDone();
   // True once `lsn` meets appendfsync; false if its write failed.
-  boost::asio::awaitable<bool> WaitDurable(uint64_t lsn);
+  // `commands`: how many the batch ran (AofRound: pipelined or not).
+  boost::asio::awaitable<bool> WaitDurable(uint64_t lsn, uint64_t commands);
   // Durability::ThreadLastLsn() (0 without durability).
   uint64_t ThreadLsn() const;
   // After commands ran since ThreadLsn() was `mark`: what they changed must
@@ -115,6 +116,7 @@ class Connection : public std::enable_shared_from_this<Connection>,
   size_t in_end_ = 0;
   uint64_t config_generation_ = 0;
   uint64_t unsynced_lsn_ = 0;  // the replies in out_ wait for this LSN (0: none)
+  uint64_t batch_commands_ = 0;  // run since replies were last sent (AofRound)
   bool reading_ = false;   // a read is pending (Close may cancel it)
   bool closing_ = false;   // stop after the current batch
   bool write_now_ = false; // the socket is non-blocking: FlushNow may write

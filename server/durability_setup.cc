@@ -37,6 +37,7 @@ persistence::DurabilityOptions DurabilityOptionsFrom(const Config& config) {
   o.dbfilename = config.GetValue("dbfilename");
   o.aof_load_truncated = config.GetValue("aof-load-truncated") == "yes";
   o.aof_zero_fill = config.GetValue("aof-zero-fill") == "yes";
+  o.aof_inline_fsync_max_us = std::stoll(config.GetValue("aof-inline-fsync-max-us"));
   o.auto_aof_rewrite_percentage = std::stoll(config.GetValue("auto-aof-rewrite-percentage"));
   o.auto_aof_rewrite_min_size = std::stoll(config.GetValue("auto-aof-rewrite-min-size"));
   o.save_rules = SaveRulesFrom(config.GetValue("save"));

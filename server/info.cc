@@ -94,9 +94,10 @@ void Memory(ServerState&, std::string& o) {
 
 // Redis 7's fields and order (the fork-related ones it has no use for left
 // out), from persistence::Durability; aof_fsyncs and aof_records are
-// limiterd's (group commit: far fewer fsyncs than records), and so is
-// aof_zero_filled_ahead (appendfsync always: disk space past
-// aof_current_size, zero-filled ahead of the writes).
+// limiterd's (group commit: far fewer fsyncs than records), and so are
+// aof_fsyncs_inline (of the fsyncs, those io threads made themselves:
+// aof-inline-fsync-max-us) and aof_zero_filled_ahead (appendfsync always:
+// disk space past aof_current_size, zero-filled ahead of the writes).
 void Persistence(ServerState& s, std::string& o) {
   persistence::PersistenceInfo p;
   if (s.durability) {
@@ -121,9 +122,10 @@ void Persistence(ServerState& s, std::string& o) {
   if (!p.aof_enabled) return;
   o += fmt::format(
       "aof_current_size:{}\r\naof_base_size:{}\r\naof_buffer_length:{}\r\n"
-      "aof_delayed_fsync:{}\r\naof_fsyncs:{}\r\naof_records:{}\r\naof_zero_filled_ahead:{}\r\n",
+      "aof_delayed_fsync:{}\r\naof_fsyncs:{}\r\naof_fsyncs_inline:{}\r\naof_records:{}\r\n"
+      "aof_zero_filled_ahead:{}\r\n",
       p.aof_current_size, p.aof_base_size, p.aof_buffer_length, p.aof_delayed_fsync,
-      p.aof_fsyncs, p.aof_records, p.aof_zero_filled_ahead);
+      p.aof_fsyncs, p.aof_fsyncs_inline, p.aof_records, p.aof_zero_filled_ahead);
 }
 
 void StatsSection(ServerState& s, std::string& o) {

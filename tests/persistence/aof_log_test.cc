@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "aof_files.h"
@@ -89,9 +91,16 @@ int FullDiskChild(const std::string& dir, FsyncPolicy policy, int64_t* consumed_
     const uint64_t lsn = Durability::ThreadLastLsn();
     bool ok = d.ReadyToReply(lsn, &failed);
     if (!ok && !failed) {
-      std::promise<bool> done;
-      d.WhenDurable(lsn, [&](bool durable) { done.set_value(durable); });
-      ok = done.get_future().get();
+      // With always, half of them fsync on this thread (SyncInline): a
+      // failure there is a refusal too.
+      std::optional<bool> here = i % 2 == 0 ? d.SyncInline(lsn) : std::nullopt;
+      if (here) {
+        ok = *here;
+      } else {
+        std::promise<bool> done;
+        d.WhenDurable(lsn, [&](bool durable) { done.set_value(durable); });
+        ok = done.get_future().get();
+      }
     }
     if (ok) {
       ++acked;
@@ -309,6 +318,93 @@ TEST_CASE("log: appendfsync always, one fsync serves many writers", "[aof][group
   Durability reopened(loaded, Options(dir.path(), true));
   REQUIRE(reopened.Load().ok());
   CHECK(Dump(loaded) == Dump(e));
+}
+
+// appendfsync always: SyncInline writes and fsyncs on the caller's thread
+// unless another fsync is under way, fsyncs have been slow, or it is off;
+// then the caller waits for the sync thread as before.
+TEST_CASE("log: SyncInline fsyncs on the caller's thread while fsyncs are short",
+          "[aof][group]") {
+  TempDir dir;
+  fs::create_directories(dir.aof_dir());
+  uint64_t size = 0;
+  auto file = OpenNewIncr(dir.aof_dir(), "s.incr.aof", &size);
+  AofLog log(FsyncPolicy::kAlways, file, size);
+  auto wait = [&](uint64_t lsn) {
+    std::promise<bool> done;
+    log.WhenDurable(lsn, [&](bool ok) { done.set_value(ok); });
+    auto future = done.get_future();
+    REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    return future.get();
+  };
+  bool failed = false;
+
+  const uint64_t a = log.Append("a");
+  REQUIRE_FALSE(log.ReadyToReply(a, &failed));
+  CHECK(log.SyncInline(a) == std::optional<bool>(true));
+  CHECK(log.ReadyToReply(a, &failed));
+  CHECK(log.stats().fsyncs == 1);
+  CHECK(log.stats().fsyncs_inline == 1);
+  CHECK(log.SyncInline(a) == std::optional<bool>(true));  // already on disk
+  CHECK(log.stats().fsyncs == 1);
+
+  // Slow fsyncs lately (800 ms on average, above the default 1000 us): the
+  // caller waits instead. The sync thread's fsync moves the average by an
+  // eighth of the difference.
+  log.TEST_SetFsyncNsAverage(800'000'000);
+  const uint64_t b = log.Append("b");
+  CHECK(log.SyncInline(b) == std::nullopt);
+  CHECK(wait(b));
+  CHECK(log.stats().fsyncs == 2);
+  CHECK(log.stats().fsyncs_inline == 1);
+  CHECK(log.stats().fsync_ns_avg < 800'000'000);
+  CHECK(log.stats().fsync_ns_avg >= 700'000'000);
+  log.TEST_SetFsyncNsAverage(0);
+  CHECK(log.SyncInline(log.Append("c")) == std::optional<bool>(true));
+  CHECK(log.stats().fsyncs_inline == 2);
+
+  // Off.
+  log.SetInlineFsyncMaxUs(0);
+  const uint64_t d = log.Append("d");
+  CHECK(log.SyncInline(d) == std::nullopt);
+  CHECK(wait(d));
+  log.SetInlineFsyncMaxUs(1000);
+
+  // Other policies: not the caller's to fsync.
+  log.SetPolicy(FsyncPolicy::kEverySec);
+  CHECK(log.SyncInline(log.Append("e")) == std::nullopt);
+  log.SetPolicy(FsyncPolicy::kAlways);
+  CHECK(log.stats().fsyncs_inline == 2);
+
+  // Many callers at once, inline and waiting, against the sync thread:
+  // every change acknowledged once on disk, in the file once.
+  constexpr int kThreads = 8, kOps = 100;
+  std::atomic<int> acknowledged{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kOps; ++i) {
+        const uint64_t lsn = log.Append("t" + std::to_string(t) + "." + std::to_string(i));
+        std::optional<bool> ok = t % 2 == 0 ? log.SyncInline(lsn) : std::nullopt;
+        if (!ok) {
+          std::promise<bool> done;
+          log.WhenDurable(lsn, [&](bool durable) { done.set_value(durable); });
+          ok = done.get_future().get();
+        }
+        bool bad = false;
+        if (*ok && !log.ReadyToReply(lsn, &bad)) ok = false;  // acknowledged, not on disk
+        (*ok ? acknowledged : refused).fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(refused == 0);
+  CHECK(acknowledged == kThreads * kOps);
+  CHECK(log.stats().fsyncs_inline > 2);
+  REQUIRE(log.Flush().ok());
+  const std::vector<std::string> payloads = Payloads(file->path());
+  CHECK(payloads.size() == 5 + kThreads * kOps);
+  CHECK(std::set<std::string>(payloads.begin(), payloads.end()).size() == payloads.size());
 }
 
 TEST_CASE("log: a full disk refuses writers (MISCONF) and recovers", "[aof][error]") {

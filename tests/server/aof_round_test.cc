@@ -3,8 +3,10 @@
 // for the AOF write in the same round share one write(2), are resumed in
 // the order they joined once it covers them all, and a waiter that joins
 // again starts the next round. With appendfsync always the round waits for
-// one group commit that covers them all. A round torn down unrun destroys
-// its waiters.
+// one group commit that covers them all: made by the round itself for
+// request/response batches, by the sync thread for pipelined ones or when
+// aof-inline-fsync-max-us is 0. A round torn down unrun destroys its
+// waiters.
 #include <utility>  // before asio: its awaitable.hpp uses std::exchange unincluded
 
 #include <boost/asio/async_result.hpp>
@@ -31,9 +33,15 @@ using limiterd::server::AofRound;
 
 // An engine whose changes go to an AOF in a temporary directory.
 struct AofEngine {
-  explicit AofEngine(FsyncPolicy policy) : d(e, pt::Options(dir.path(), true, policy)) {
+  explicit AofEngine(FsyncPolicy policy, int64_t inline_fsync_max_us = 1000)
+      : d(e, WithInlineMax(pt::Options(dir.path(), true, policy), inline_fsync_max_us)) {
     REQUIRE(d.Load().ok());
     REQUIRE(e.Set("*", pt::Quota(1'000'000)).ok());
+  }
+  static limiterd::persistence::DurabilityOptions WithInlineMax(
+      limiterd::persistence::DurabilityOptions o, int64_t us) {
+    o.aof_inline_fsync_max_us = us;
+    return o;
   }
   pt::TempDir dir;
   Engine e;
@@ -43,11 +51,14 @@ struct EverySecEngine : AofEngine {
   EverySecEngine() : AofEngine(FsyncPolicy::kEverySec) {}
 };
 
-// What WaitDurable does with everysec: join the thread's round, suspend.
-asio::awaitable<bool> JoinRound(Durability& d, uint64_t lsn) {
+// What WaitDurable does: join the thread's round, suspend. `commands`: the
+// waiter's batch.
+asio::awaitable<bool> JoinRound(Durability& d, uint64_t lsn, uint64_t commands = 1) {
   auto executor = co_await asio::this_coro::executor;
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
-      [&d, executor, lsn](auto handler) { AofRound::Join(d, executor, lsn, std::move(handler)); },
+      [&d, executor, lsn, commands](auto handler) {
+        AofRound::Join(d, executor, lsn, commands, std::move(handler));
+      },
       asio::use_awaitable);
 }
 
@@ -125,12 +136,28 @@ TEST_CASE("AofRound: one write for the round, waiters resumed in order", "[aof][
 }
 
 TEST_CASE("AofRound: with appendfsync always, one group commit for the round", "[aof][round]") {
+  // Batches of one command (request/response clients) are fsynced by the
+  // round itself; pipelined ones (16 commands a batch), or any with
+  // inline fsyncs off, wait for the sync thread.
+  uint64_t commands = 1;
+  int64_t inline_max_us = 1000;
+  bool expect_inline = true;
+  SECTION("request/response batches: the round fsyncs") {}
+  SECTION("pipelined batches: the sync thread fsyncs") {
+    commands = 16;
+    expect_inline = false;
+  }
+  SECTION("aof-inline-fsync-max-us 0: the sync thread fsyncs") {
+    inline_max_us = 0;
+    expect_inline = false;
+  }
   // The io_context outlives the log: its sync thread posts here (as in
   // main.cc, which stops the persistence threads before the io contexts go).
   asio::io_context io(1);
-  AofEngine f(FsyncPolicy::kAlways);
+  AofEngine f(FsyncPolicy::kAlways, inline_max_us);
   Engine& e = f.e;
   Durability& d = f.d;
+  const uint64_t inline_before = d.Info().aof_fsyncs_inline;
   const uint64_t rounds_before = AofRound::RoundsRun();
   constexpr int kConnections = 6;
   struct Resumed {
@@ -146,7 +173,7 @@ TEST_CASE("AofRound: with appendfsync always, one group commit for the round", "
         [&, i]() -> asio::awaitable<void> {
           const uint64_t lsn = Charge(e, "k" + std::to_string(i));
           REQUIRE_FALSE(d.WouldWriteToReply(lsn));  // always: the sync thread writes
-          const bool ok = co_await JoinRound(d, lsn);
+          const bool ok = co_await JoinRound(d, lsn, commands);
           bool failed = false;
           resumed.push_back(Resumed{i, ok, d.ReadyToReply(lsn, &failed), d.Info().aof_fsyncs});
         },
@@ -172,6 +199,7 @@ TEST_CASE("AofRound: with appendfsync always, one group commit for the round", "
     CHECK(resumed[i].fsyncs == resumed[0].fsyncs);
   }
   CHECK(AofRound::RoundsRun() - rounds_before == 1);
+  CHECK(d.Info().aof_fsyncs_inline - inline_before == (expect_inline ? 1u : 0u));
 }
 
 TEST_CASE("AofRound: a round torn down unrun destroys its waiters", "[aof][round]") {

@@ -225,6 +225,14 @@ TEST_CASE("persistence directives: defaults, file names; the files fixed at star
   CHECK(c.Set(no_zero_fill).empty());
   CHECK(c.GetValue("aof-zero-fill") == "no");
   CHECK(DurabilityOptionsFrom(c).aof_zero_fill == false);
+  CHECK(c.GetValue("aof-inline-fsync-max-us") == "1000");
+  CHECK(DurabilityOptionsFrom(c).aof_inline_fsync_max_us == 1000);
+  std::vector<std::string_view> inline_off{"aof-inline-fsync-max-us", "0"};
+  CHECK(c.Set(inline_off).empty());
+  CHECK(DurabilityOptionsFrom(c).aof_inline_fsync_max_us == 0);
+  std::vector<std::string_view> inline_bad{"aof-inline-fsync-max-us", "-1"};
+  CHECK_FALSE(c.Set(inline_bad).empty());
+  CHECK(c.GetValue("aof-inline-fsync-max-us") == "0");
   CHECK(c.GetValue("auto-aof-rewrite-min-size") == "1048576");
   std::vector<std::string_view> no_save{"save", ""};
   CHECK(c.Set(no_save).empty());

@@ -126,8 +126,8 @@ TEST_CASE("INFO persistence: Redis's fields, from Durability", "[persistence]") 
     auto info = InfoFields(*c, "persistence");
     CHECK(info["aof_enabled"] == "1");
     for (const char* field : {"aof_current_size", "aof_base_size", "aof_buffer_length",
-                              "aof_delayed_fsync", "aof_fsyncs", "aof_records",
-                              "aof_zero_filled_ahead"}) {
+                              "aof_delayed_fsync", "aof_fsyncs", "aof_fsyncs_inline",
+                              "aof_records", "aof_zero_filled_ahead"}) {
       INFO(field);
       CHECK(info.count(field) == 1);
     }
@@ -503,6 +503,60 @@ TEST_CASE("CONFIG SET appendfsync changes when replies leave", "[persistence][ne
   DurableFixture f(Overrides{{"appendonly", "yes"}, {"save", ""}}, dir.path());
   auto c = f.NewClient();
   CHECK((*c)({"USAGE.GET", "org:a"}).find(Bulk("consumed") + Int(40)) != std::string::npos);
+}
+
+// appendfsync always: a round of request/response batches is fsynced by the
+// io thread itself (aof_fsyncs_inline); pipelined batches wait for the
+// aof-sync thread; aof-inline-fsync-max-us 0 leaves every fsync to it.
+TEST_CASE("appendfsync always: request/response rounds fsync on the io thread",
+          "[persistence][net]") {
+  TempDir dir;
+  TestServer server(Overrides{{"dir", dir.path()}, {"appendonly", "yes"},
+                              {"appendfsync", "always"}, {"save", ""}},
+                    /*durable=*/true);
+  Socket s(server.port());
+  s.Send(Cmd({"LIMIT.SET", "org:a", "HARD", "1000000"}));
+  REQUIRE(s.Read(kOk.size()) == kOk);
+  auto field = [&](std::string_view name) {
+    return std::stoll(PersistenceField(server.state(), name));
+  };
+  // `batches` batches of `per_batch` CONSUMEs, each sent in one write (32
+  // of them fit the first read) and answered before the next.
+  auto consume = [&](int batches, int per_batch) {
+    std::string batch;
+    for (int j = 0; j < per_batch; ++j) batch += Cmd({"CREDITS.CONSUME", "org:a", "1"});
+    for (int i = 0; i < batches; ++i) {
+      s.Send(batch);
+      for (int j = 0; j < per_batch; ++j) REQUIRE(ReadAllowedConsume(s));
+    }
+  };
+  int64_t fsyncs = field("aof_fsyncs"), inline_fsyncs = field("aof_fsyncs_inline");
+  consume(20, 1);
+  // One fsync per request, as before (one client); made here, but for one
+  // that met the sync thread's idle tick (once a second) in mid-flight.
+  CHECK(field("aof_fsyncs") >= fsyncs + 20);
+  CHECK(field("aof_fsyncs_inline") >= inline_fsyncs + 19);
+
+  fsyncs = field("aof_fsyncs");
+  inline_fsyncs = field("aof_fsyncs_inline");
+  consume(5, 32);
+  CHECK(field("aof_fsyncs") >= fsyncs + 5);
+  CHECK(field("aof_fsyncs_inline") == inline_fsyncs);
+
+  s.Send(Cmd({"CONFIG", "SET", "aof-inline-fsync-max-us", "0"}));
+  REQUIRE(s.Read(kOk.size()) == kOk);
+  fsyncs = field("aof_fsyncs");
+  inline_fsyncs = field("aof_fsyncs_inline");
+  consume(20, 1);
+  CHECK(field("aof_fsyncs") >= fsyncs + 20);
+  CHECK(field("aof_fsyncs_inline") == inline_fsyncs);
+  server.Stop();
+
+  // Every acknowledged consume is in the AOF, whoever fsynced it.
+  DurableFixture f(Overrides{{"appendonly", "yes"}, {"save", ""}}, dir.path());
+  auto c = f.NewClient();
+  CHECK((*c)({"USAGE.GET", "org:a"}).find(Bulk("consumed") + Int(20 + 5 * 32 + 20)) !=
+        std::string::npos);
 }
 
 // BGSAVE during an AOF rewrite: refused, or with SCHEDULE started by the
