@@ -404,18 +404,29 @@ TEST_CASE("appendfsync always over sockets: every reply after its fsync, group c
         std::string::npos);
 }
 
+// A daemon in this process with appendfsync always, and a client that has
+// given org:a a limit.
+struct AlwaysServer {
+  AlwaysServer()
+      : server(Overrides{{"dir", dir.path()}, {"appendonly", "yes"},
+                         {"appendfsync", "always"}, {"save", ""}},
+               /*durable=*/true),
+        client(server.port()) {
+    client.Send(Cmd({"LIMIT.SET", "org:a", "HARD", "1000000"}));
+    REQUIRE(client.Read(kOk.size()) == kOk);
+  }
+  TempDir dir;
+  TestServer server;
+  Socket client;
+};
+
 // While a reply waits for its fsync, the io thread serves others, and the
 // readiness of a command that arrives meanwhile comes while no read is
 // pending. That command must still be read and answered.
 TEST_CASE("a command sent while the one before waits for its fsync is answered",
           "[persistence][net]") {
-  TempDir dir;
-  TestServer server(Overrides{{"dir", dir.path()}, {"appendonly", "yes"},
-                              {"appendfsync", "always"}, {"save", ""}},
-                    /*durable=*/true);
-  Socket s(server.port());
-  s.Send(Cmd({"LIMIT.SET", "org:a", "HARD", "1000000"}));
-  REQUIRE(s.Read(kOk.size()) == kOk);
+  AlwaysServer f;
+  Socket& s = f.client;
   const std::string consume = Cmd({"CREDITS.CONSUME", "org:a", "1"});
   int answered = 0;
   for (int i = 0; i < 200; ++i) {
@@ -510,15 +521,10 @@ TEST_CASE("CONFIG SET appendfsync changes when replies leave", "[persistence][ne
 // aof-sync thread; aof-inline-fsync-max-us 0 leaves every fsync to it.
 TEST_CASE("appendfsync always: request/response rounds fsync on the io thread",
           "[persistence][net]") {
-  TempDir dir;
-  TestServer server(Overrides{{"dir", dir.path()}, {"appendonly", "yes"},
-                              {"appendfsync", "always"}, {"save", ""}},
-                    /*durable=*/true);
-  Socket s(server.port());
-  s.Send(Cmd({"LIMIT.SET", "org:a", "HARD", "1000000"}));
-  REQUIRE(s.Read(kOk.size()) == kOk);
+  AlwaysServer f;
+  Socket& s = f.client;
   auto field = [&](std::string_view name) {
-    return std::stoll(PersistenceField(server.state(), name));
+    return std::stoll(PersistenceField(f.server.state(), name));
   };
   // `batches` batches of `per_batch` CONSUMEs, each sent in one write (32
   // of them fit the first read) and answered before the next.
@@ -550,11 +556,11 @@ TEST_CASE("appendfsync always: request/response rounds fsync on the io thread",
   consume(20, 1);
   CHECK(field("aof_fsyncs") >= fsyncs + 20);
   CHECK(field("aof_fsyncs_inline") == inline_fsyncs);
-  server.Stop();
+  f.server.Stop();
 
   // Every acknowledged consume is in the AOF, whoever fsynced it.
-  DurableFixture f(Overrides{{"appendonly", "yes"}, {"save", ""}}, dir.path());
-  auto c = f.NewClient();
+  DurableFixture reopened(Overrides{{"appendonly", "yes"}, {"save", ""}}, f.dir.path());
+  auto c = reopened.NewClient();
   CHECK((*c)({"USAGE.GET", "org:a"}).find(Bulk("consumed") + Int(20 + 5 * 32 + 20)) !=
         std::string::npos);
 }
