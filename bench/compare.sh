@@ -310,6 +310,84 @@ label() {
   esac
 }
 
+# ------------------------------------------------------------- targets
+# The targets of issue 5 read off this run's tables: a line each, with the
+# figures it rests on and whether they meet it. A rate ratio below 1 where
+# redis-benchmark was at least CLIENT_BOUND% busy against both servers says
+# "client-bound": the client's own speed decided both rates, so the ratio is
+# the client's noise, and the CPU ratio is what compares the servers.
+CLIENT_BOUND=95
+declare -A TABLE_NAME=([off]="no AOF" [always]="always" [everysec]="everysec" [pinned]="per core")
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && a + 0 >= b + 0) }'; }
+
+# rate_misses TABLE L_TEST R_TEST MIN: the rate ratios of L_TEST / R_TEST at
+# each -P, "a / b / c", then on a second line the ones below MIN, explained.
+rate_misses() {
+  local table=$1 lt=$2 rt=$3 min=$4 p l r q figs="" miss=""
+  for p in "${PIPELINES[@]}"; do
+    l="$table|$p|L:$lt"; r="$table|$p|R:$rt"
+    q=$(ratio "${RPS[$l]}" "${RPS[$r]}")
+    figs+="${figs:+ / }$q"
+    ge "$q" "$min" && continue
+    miss+="${miss:+; }-P $p $q"
+    if ((BUSY[$l] >= CLIENT_BOUND && BUSY[$r] >= CLIENT_BOUND)); then
+      miss+=" (client-bound: client ${BUSY[$l]}% / ${BUSY[$r]}% busy; server CPU ratio $(ratio "${CPU[$l]}" "${CPU[$r]}"))"
+    fi
+  done
+  printf '%s\n%s\n' "$figs" "$miss"
+}
+
+target_row() {  # TARGET FIGURES MISSES [MET]
+  printf '| %s | %s | %s |\n' "$1" "$2" "${4:-$([[ -z $3 ]] && echo yes || echo "**no**: $3")}"
+}
+
+# rate_target LABEL TABLE L_TEST R_TEST MIN
+rate_target() {
+  local figs miss
+  if [[ -z ${RPS[$2|1|L:$3]:-} ]]; then
+    target_row "$1" "not measured in this run" "" "-"
+    return
+  fi
+  { read -r figs; read -r miss; } < <(rate_misses "$2" "$3" "$4" "$5")
+  target_row "$1" "$figs" "$miss"
+}
+
+print_targets() {
+  local table p q n=0 all_tables=("${TABLES[@]}") misses="" figs="" mem1 mem2 depths="${PIPELINES[*]}"
+  ((PINNED)) && all_tables+=(pinned)
+  echo "| target | this run (-P ${depths// / / }) | met |"
+  echo "|---|---|---|"
+  rate_target "CREDITS.CONSUME >= 1.0x INCRBY, default threads" off CONSUME INCRBY 1
+  rate_target "CREDITS.CONSUME >= 1.0x INCRBY, per core" pinned CONSUME INCRBY 1
+  rate_target "CREDITS.CONSUME >= 1.0x INCRBY, appendfsync always" always CONSUME INCRBY 1
+  q=$(ratio "${RPS[off|16|L:CONSUME]}" "${RPS[off|16|R:EVALSHA]}")
+  target_row "CREDITS.CONSUME >= 6x the Lua 3-level script at -P 16" "$q" "$(ge "$q" 6 || echo "$q")"
+  for table in "${all_tables[@]}"; do
+    { read -r figs; read -r q; } < <(rate_misses "$table" PING PING 1)
+    [[ -n $q ]] && misses+="${misses:+; }${TABLE_NAME[$table]} $q"
+  done
+  target_row "PING >= 1.0x PING (every table)" "${#all_tables[@]} table(s)" "$misses"
+  misses=""
+  for table in "${all_tables[@]}"; do
+    for p in "${PIPELINES[@]}"; do
+      for pair in "PING PING" "CONSUME INCRBY"; do
+        q=$(ratio "${P99[$table|$p|L:${pair% *}]}" "${P99[$table|$p|R:${pair#* }]}")
+        n=$((n + 1))
+        awk -v q="$q" 'BEGIN { exit !(q != "-" && q + 0 > 1) }' &&
+          misses+="${misses:+; }${TABLE_NAME[$table]} -P $p ${pair% *} $q"
+      done
+    done
+  done
+  target_row "p99 <= Redis's (PING, and CONSUME against INCRBY)" "$n rows" "$misses"
+  # The issue's row is the limits as set (Redis's hashes hold used = 0, a
+  # fresh limiterd limit reads as 0 used); the second row, every limit
+  # charged once, is said beside it, met or not.
+  mem1=$(ratio "$MEM_L_USED" "$MEM_R_USED"); mem2=$(ratio "$MEM_L_USED2" "$MEM_R_USED")
+  misses="$(ge 0.5 "$mem1" && echo yes || echo "**no**: $mem1")"
+  misses+="; each charged once (a counter too): $(ge 0.5 "$mem2" && echo "within 0.5x" || echo "above 0.5x ($mem2)")"
+  target_row "memory per limit <= 0.5x Redis's hashes (used_memory)" "$mem1 as set, $mem2 each charged once" "" "$misses"
+}
+
 report() {
   local cpu redis_v lim_v
   cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -356,6 +434,11 @@ report() {
     echo
     print_cpu_table pinned
   fi
+  echo
+  echo "### Against the targets of issue 5 (this run)"
+  echo
+  ((quick)) && { echo "A --quick run is a smoke check: too few requests and limits to judge a target by."; echo; }
+  print_targets
   echo
   echo "Wall time: build $((t_built - t_start)) s, benchmark $((t_end - t_built)) s."
 }
