@@ -2,6 +2,7 @@
 #include "key_table.h"
 
 #include <cstdlib>
+#include <memory>
 #include <new>
 
 namespace limiterd::internal {
@@ -61,6 +62,18 @@ void KeyTable::Clear() {
   next_unused_ = 0;
 }
 
+KeyTable::Chunk KeyTable::NewChunk() {
+  // std::allocator asks ::operator new for exactly n * sizeof(Entry).
+  Entry* chunk = std::allocator<Entry>().allocate(kChunkSize);
+  std::uninitialized_default_construct_n(chunk, kChunkSize);  // Entry() cannot throw
+  return Chunk(chunk);
+}
+
+void KeyTable::ChunkDeleter::operator()(Entry* chunk) const {
+  std::destroy_n(chunk, kChunkSize);
+  std::allocator<Entry>().deallocate(chunk, kChunkSize);
+}
+
 uint32_t KeyTable::Allocate(std::string_view key) {
   uint32_t id;
   if (!free_.empty()) {
@@ -70,7 +83,7 @@ uint32_t KeyTable::Allocate(std::string_view key) {
     if (next_unused_ == UINT32_MAX) std::abort();  // 4 billion keys in one shard
     id = next_unused_++;
     if ((id >> kChunkBits) == chunks_.size()) {
-      chunks_.push_back(std::make_unique<Entry[]>(kChunkSize));
+      chunks_.push_back(NewChunk());
     }
   }
   At(id).key.Assign(key);

@@ -223,6 +223,16 @@ class KeyTable {
  private:
   static constexpr uint32_t kChunkBits = 6;  // 64 entries, 2 KB
   static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
+  // A chunk is allocated as exactly this many bytes, a size class of any
+  // allocator. (new Entry[64] asked for 8 bytes more, the array's element
+  // count, and jemalloc rounded 2,056 up to 2,560: 8 bytes per limit.)
+  static constexpr size_t kChunkBytes = sizeof(Entry) * kChunkSize;
+  static_assert((kChunkBytes & (kChunkBytes - 1)) == 0);
+  struct ChunkDeleter {
+    void operator()(Entry* chunk) const;
+  };
+  using Chunk = std::unique_ptr<Entry[], ChunkDeleter>;
+  static Chunk NewChunk();
 
   // Lookup keys for prefetching: a hash already computed, and a probe that
   // matches nothing but notes the first id whose tag matched.
@@ -259,7 +269,7 @@ class KeyTable {
   void Free(uint32_t id);  // the entry must be out of the index
   void Unref(const Spec* spec);
 
-  std::vector<std::unique_ptr<Entry[]>> chunks_;
+  std::vector<Chunk> chunks_;
   std::vector<uint32_t> free_;  // ids of unused entries in chunks_
   uint32_t next_unused_ = 0;    // ids from here on were never used
   absl::flat_hash_set<uint32_t, IdHash, IdEq> index_;
