@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/compare.sh: limiterd against a real redis-server, side by side, in one
 # run, driven by redis-benchmark at the same flags. docs/performance.md says
-# what every column means.
+# what every column means. The report ends with the targets of issue 5,
+# each read off the tables of the same run.
 #
 #   bench/compare.sh            # the full comparison (about 10 minutes on 2 cores)
 #   bench/compare.sh --quick    # smoke check: few requests, persistence off only
