@@ -319,7 +319,8 @@ label() {
 # the client's noise, and the CPU ratio is what compares the servers.
 CLIENT_BOUND=95
 declare -A TABLE_NAME=([off]="no AOF" [always]="always" [everysec]="everysec" [pinned]="per core")
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && a + 0 >= b + 0) }'; }
+# ge A B: both are figures (not ratio's "-") and A >= B.
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && b != "-" && a + 0 >= b + 0) }'; }
 
 # rate_misses TABLE L_TEST R_TEST MIN: the rate ratios of L_TEST / R_TEST at
 # each -P, "a / b / c", then on a second line the ones below MIN, explained.
@@ -374,7 +375,7 @@ print_targets() {
       for pair in "PING PING" "CONSUME INCRBY"; do
         q=$(ratio "${P99[$table|$p|L:${pair% *}]}" "${P99[$table|$p|R:${pair#* }]}")
         n=$((n + 1))
-        awk -v q="$q" 'BEGIN { exit !(q != "-" && q + 0 > 1) }' &&
+        [[ $q != - ]] && ! ge 1 "$q" &&
           misses+="${misses:+; }${TABLE_NAME[$table]} -P $p ${pair% *} $q"
       done
     done
