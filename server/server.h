@@ -3,8 +3,8 @@
 // (`threads`), each run by one thread, so a connection's work never needs a
 // lock or a strand; accepted connections go round-robin to the io threads.
 // The main thread runs the acceptors, the signals (SIGTERM / SIGINT) and the
-// cron timer (statistics, idle `timeout`, dropping idle counters, and
-// Durability::Cron once a second).
+// cron timer (dropping idle counters, a little every 10 ms; statistics, idle
+// `timeout` and Durability::Cron once a second).
 //
 // Shutdown (signal or SHUTDOWN): make the state durable (Durability::
 // Shutdown: flush and fsync the AOF, snapshot if asked or if save rules are
@@ -75,7 +75,7 @@ class Server {
   boost::asio::steady_timer cron_;
   boost::asio::steady_timer drain_timer_;
   size_t next_thread_ = 0;  // main thread only
-  int cron_ticks_ = 0;      // main thread only
+  int cron_ticks_ = 0;      // main thread only: ticks into the second
   bool stopping_ = false;   // main thread only
 };
 
