@@ -23,12 +23,20 @@ constexpr std::uint64_t kStep = 16u << 20;
 constexpr std::uint64_t kLowWater = 8u << 20;
 constexpr std::uint64_t kGap = 1u << 20;
 // Each piece is written back before a pause, so that the zeros reach the
-// disk in small bursts between group commits, at most 50 MB/s, not in one
-// 16 MiB flush (a fresh server's first 200k CONSUMEs, 4 rounds: p99 median
-// 1.71 against 2.26 ms, within this machine's noise; 256 KiB pieces every
-// 5 ms measured the same).
-constexpr std::uint64_t kPiece = 1u << 20;
-constexpr auto kPiecePause = std::chrono::milliseconds(20);
+// disk in small bursts between group commits, at most about 50 MB/s, not
+// in one 16 MiB flush. Small, because an fdatasync of the log waits for
+// every page of the file under writeback, the piece's too: with 1 MiB
+// pieces every 20 ms the group commits that met one took 1.0-1.2 ms
+// instead of 0.15 (perf trace), and all 50 clients of a -P 1 run waited
+// on each, the heavier tail from p96 on in docs/performance.md. 128 KiB
+// pieces every 2.5 ms: those commits 0.35 ms, and the p99 of four
+// alternating rounds 1.42-1.52 ms against 1.94 with 1 MiB (Redis 1.44-1.61).
+// 32 KiB pieces: 1.66 (more pieces, more commits that find the size
+// changed).
+constexpr std::uint64_t kPiece = 128u << 10;
+constexpr auto kPiecePause = std::chrono::microseconds(2500);
+// After a decision against filling, the next one comes this much later.
+constexpr std::uint64_t kDecideAgain = 1u << 20;
 // At -P 1 a group commit carries 2-3 KiB here (docs/performance.md: +10%
 // CONSUMEs with the space ahead on a fresh server, medians of five rounds).
 // At -P 16, 30-50 KiB: filling there doubled the bytes written and the
@@ -140,7 +148,8 @@ void AofZeroFill::Loop() {
       // Decided again after 1 MiB more, from the groups of that MiB: a
       // server that was loaded in big groups (a bulk LIMIT.SET) and then
       // serves small ones starts filling soon.
-      next_at_.store(end_.load(std::memory_order_relaxed) + kPiece, std::memory_order_relaxed);
+      next_at_.store(end_.load(std::memory_order_relaxed) + kDecideAgain,
+                     std::memory_order_relaxed);
       skipped_.fetch_add(1, std::memory_order_relaxed);
     }
     wanted_.store(false, std::memory_order_relaxed);

@@ -9,18 +9,19 @@
 //
 // How: a thread of its own fills 16 MiB at a time once less than 8 MiB is
 // left ahead, starting 1 MiB past the end so that the writer appends
-// meanwhile (the gap is filled last). It writes 1 MiB per write, each
-// written back (sync_file_range) before a 20 ms pause so that the disk sees
-// small bursts, and fdatasyncs at the end through a descriptor of its own:
-// the group commit neither writes nor flushes zeros, and each descriptor
-// still sees every writeback error (Linux errseq). The writer appends
-// through the gap and on into the pieces done; one that catches up waits
-// for the piece under way, and the fill stops there. It fills only while
-// fsyncs are many for the bytes (at most 8 KiB per fsync since its last
-// decision, taken again after each MiB when it decided against): with big
-// groups the zeros double the bytes written for little saved. Readers take
-// zeros from a record boundary to the end of a file for padding
-// (record_format.h).
+// meanwhile (the gap is filled last). It writes 128 KiB pieces, each
+// written back (sync_file_range) before a 2.5 ms pause, so that the disk
+// sees small bursts and a group commit, whose fdatasync waits for every
+// page of the file under writeback, waits for little. It fdatasyncs at the
+// end through a descriptor of its own: the group commit neither writes nor
+// flushes zeros, and each descriptor still sees every writeback error
+// (Linux errseq). The writer appends through the gap and on into the
+// pieces done; one that catches up waits for the piece under way, and the
+// fill stops there. It fills only while fsyncs are many for the bytes (at
+// most 8 KiB per fsync since its last decision, taken again after each MiB
+// when it decided against): with big groups the zeros double the bytes
+// written for little saved. Readers take zeros from a record boundary to
+// the end of a file for padding (record_format.h).
 //
 // Thread safety: Write, RequestFill, CutTo, SwitchTo are the writer's, one
 // at a time (the log's write_mu_); end() and stats() from any thread.
