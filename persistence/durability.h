@@ -206,7 +206,9 @@ class Durability : public ChangeSink {
   void Reconfigure(const DurabilityOptions& options);
 
   // Once a second (the server's cron): save rules, automatic rewrite,
-  // everysec fsync, retry after a write error, a scheduled rewrite.
+  // retry after a write error, a scheduled rewrite. (everysec's fsync is
+  // the sync thread's own tick, aof_log.cc: the cron's seconds drift by
+  // however long its ticks take.)
   void Cron();
 
   // SHUTDOWN: abandons a running rewrite (the log is complete without it)

@@ -229,8 +229,8 @@ void Server::Cron() {
   // Once a second.
   state_.stats.Sample();
   if (state_.durability) {
-    // Save rules, automatic AOF rewrite, everysec fsync, retrying a failed
-    // write, a scheduled rewrite; and a BGSAVE SCHEDULE once no rewrite runs.
+    // Save rules, automatic AOF rewrite, retrying a failed write, a
+    // scheduled rewrite; and a BGSAVE SCHEDULE once no rewrite runs.
     state_.durability->Cron();
     if (state_.bgsave_scheduled.load(std::memory_order_relaxed) &&
         !state_.durability->Info().aof_rewrite_in_progress) {
