@@ -340,6 +340,38 @@ class ServerCommands(LimiterdCase):
                         "TIME %d is neither the wall clock nor the debug clock" % secs)
 
 
+class IdleCounters(LimiterdCase):
+    def test_daemon_drops_idle_counters_by_itself(self):
+        """SPEC 2: 'A materialized counter that holds nothing but a fresh
+        state may be dropped at any time, so memory stays bounded by active
+        keys.' The daemon's own timer does the dropping (server/server.cc's
+        cron), with no command asking; a counter that holds usage stays."""
+        self.ok("LIMIT.SET", "org:i/*", "HARD", 5, "PERIOD", "1h")
+        users = ["org:i/u%d" % n for n in range(200)]
+        for user in users:
+            self.assertEqual(self.consume(user, 1)[0], 1)
+        # Not idle yet: each holds this period's charge.
+        time.sleep(0.3)  # 30 timer ticks
+        self.assertEqual(self.r.dbsize(), 1 + len(users))
+        self.advance(3600 * 1000)  # a new period: every counter reads fresh
+        self.assertEqual(self.consume(users[0], 2)[0], 1)  # this one is charged again
+        wait_for(lambda: self.r.dbsize() == 2, what="the idle counters to be dropped")
+        keys, cursor = [], "0"
+        while True:
+            cursor, page = self.call("LIMIT.SCAN", cursor, "COUNT", 1000)
+            keys += page
+            if cursor == "0":
+                break
+        self.assertEqual(sorted(keys), ["org:i/*", users[0]])
+        self.assertEqual(self.usage(users[0])["consumed"], 2)
+        # A dropped counter reads as it did (fresh) and materializes again.
+        self.assertEqual(self.usage(users[1])["consumed"], 0)
+        self.assertEqual(self.consume(users[1], 5)[0], 1)
+        self.assertEqual(self.consume(users[1], 1)[0], 0, "the hard limit still holds")
+        time.sleep(0.3)
+        self.assertEqual(self.r.dbsize(), 3)
+
+
 class MaxClients(LimiterdCase):
     server_kwargs = {"extra_args": ["--maxclients", "3"]}
 
