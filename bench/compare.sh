@@ -13,7 +13,8 @@
 #                    tables, no pinned table)
 #   --limits N       how many limits the memory row loads (default 1000000)
 #   --requests N     requests per redis-benchmark run at -P 1 (-P 16 runs 5x,
-#                    -P 64 runs 10x that, EVALSHA at most 2x; default 200000,
+#                    -P 64 runs 10x that, PING 3x / 5x more there, EVALSHA
+#                    at most 2x; default 200000,
 #                    --quick 4000)
 #   --repeat N       run every measurement N times, the servers' runs of a
 #                    pipeline depth alternating; each figure is the median of
@@ -122,6 +123,14 @@ bench_run() {
   # The Lua baseline runs 10x slower than the rest: fewer requests keep its
   # runs about as long as the others' (the rate is compared, not the count).
   if [[ $1 == EVALSHA ]] && ((n > requests * 2)); then n=$((requests * 2)); fi
+  # PING runs 1.5-3x faster than CONSUME at -P 16 and -P 64: 3x and 5x the
+  # requests keep its runs about 2 s long too. A run under a second moves
+  # with every hiccup of a shared machine: five alternating rounds of 1M
+  # PINGs at -P 16 (0.7 s) ranged 1.28-1.49M rps against limiterd and
+  # 1.35-1.44M against Redis, of 5M (3.4 s) 1.48-1.50M and 1.38-1.44M.
+  if [[ $1 == PING ]]; then
+    case "$p" in 16) n=$((n * 3)) ;; 64) n=$((n * 5)) ;; esac
+  fi
   local -a pre=()
   [[ -n $pin ]] && pre=(taskset -c "$pin")
   rc=0
@@ -156,8 +165,68 @@ bench_result() {
     fig+=("$(awk -v k=$k '{ print $k }' "$file" | sort -g | sed -n "${mid}p")")
   done
   read -r "RPS[$id]" "P50[$id]" "P99[$id]" "CPU[$id]" "BUSY[$id]" <<<"${fig[*]}"
-  log "$(printf '%-34s %12s rps  p50 %s ms  p99 %s ms  server %s us/req  client %s%% busy' "$id" \
-    "${RPS[$id]}" "${P50[$id]}" "${P99[$id]}" "${CPU[$id]}" "${BUSY[$id]}")"
+  log "$(printf '%-34s %12s rps  p50 %s ms  p99 %s ms  server %s us/req  client %s%% busy  (runs: %s rps)' "$id" \
+    "${RPS[$id]}" "${P50[$id]}" "${P99[$id]}" "${CPU[$id]}" "${BUSY[$id]}" \
+    "$(awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }' "$file")")"
+}
+
+# With an AOF, both servers rewrite it on their own when it has grown by
+# auto-aof-rewrite-percentage over its last rewrite (and is at least
+# auto-aof-rewrite-min-size): here every second or two of CONSUME or
+# INCRBY. A rewrite set off by one run's writes would otherwise fall on the
+# next run, of either server and whichever command (a PING run that met
+# one: 1.23M rps and a 3.9 ms p99, the next 1.40M), and on a 2-core machine
+# it takes its CPU from the client too. So each run of an AOF table starts
+# once neither server has a rewrite or a save running, scheduled or due;
+# rewrites the run's own writes set off stay in it. SETTLE_WAIT[TABLE] sums
+# the seconds waited, SETTLE_WAITS[TABLE] counts the waits.
+SETTLE_TIMEOUT=60  # seconds; then the run starts anyway, and the table says so
+declare -A SETTLE_WAIT SETTLE_WAITS AUTO_REWRITE
+
+# busy_persisting PORT: prints why the server on PORT is not settled
+# (nothing when it is). "due" reads its auto-rewrite rule as both servers
+# do: grown >= percentage over max(aof_base_size, 1), and >= the min size.
+busy_persisting() {
+  local port=$1 pct min
+  read -r pct min <<<"${AUTO_REWRITE[$port]}"
+  cli "$port" INFO persistence | tr -d '\r' | awk -F: -v pct="$pct" -v min="$min" '
+    { v[$1] = $2 }
+    END {
+      base = v["aof_base_size"] > 0 ? v["aof_base_size"] : 1
+      cur = v["aof_current_size"] + 0
+      if (v["aof_rewrite_in_progress"]) print "rewriting"
+      else if (v["aof_rewrite_scheduled"]) print "rewrite scheduled"
+      else if (v["rdb_bgsave_in_progress"]) print "saving"
+      else if (pct > 0 && cur >= min && (cur - base) * 100 / base >= pct) print "rewrite due"
+    }'
+}
+
+# settle TABLE PORT...: waits until no server on PORT... is busy persisting.
+settle() {
+  local table=$1 port why i t0 t1; shift
+  for port; do
+    if [[ -z ${AUTO_REWRITE[$port]:-} ]]; then
+      AUTO_REWRITE[$port]="$(cli "$port" CONFIG GET auto-aof-rewrite-percentage | sed -n 2p) $(cli "$port" CONFIG GET auto-aof-rewrite-min-size | sed -n 2p)"
+      [[ ${AUTO_REWRITE[$port]} =~ ^[0-9]+\ [0-9]+$ ]] || die "port $port: CONFIG GET auto-aof-rewrite-* answered: ${AUTO_REWRITE[$port]}"
+    fi
+  done
+  t0=$(date +%s%N)
+  for ((i = 0; ; i++)); do
+    why=""
+    for port; do why+=$(busy_persisting "$port"); done
+    [[ -z $why ]] && break
+    if ((i >= SETTLE_TIMEOUT * 10)); then
+      NOTE[$table]+="${NOTE[$table]:+; }a run started after ${SETTLE_TIMEOUT}s with a server still busy ($why)"
+      log "WARNING: $table: still $why after ${SETTLE_TIMEOUT}s; running anyway"
+      break
+    fi
+    sleep 0.1
+  done
+  t1=$(date +%s%N)
+  if ((i > 0)); then
+    SETTLE_WAITS[$table]=$((${SETTLE_WAITS[$table]:-0} + 1))
+    SETTLE_WAIT[$table]=$(awk -v a="${SETTLE_WAIT[$table]:-0}" -v d=$((t1 - t0)) 'BEGIN { printf "%.1f", a + d / 1e9 }')
+  fi
 }
 
 # run_table TABLE PERSIST THREADS SERVER_PIN CLIENT_PIN
@@ -192,13 +261,19 @@ run_table() {
   # servers (L R L R ...), so that a slow minute of this shared machine
   # falls on both sides of a ratio, not on one.
   local i test
+  # settled_run ID PORT PID DB ARGS...: one run at depth p (run_table's locals),
+  # once the servers settled.
+  settled_run() {
+    [[ $persist != off ]] && settle "$table" "$lport" "$rport"
+    bench_run "$1" "$2" "$3" "$p" "$cpin" "${@:4}"
+  }
   for p in "${PIPELINES[@]}"; do
     for ((i = 0; i < repeat; i++)); do
-      bench_run "$table|$p|L:PING" "$lport" "$lpid" "$p" "$cpin" 0 PING
-      bench_run "$table|$p|R:PING" "$rport" "$rpid" "$p" "$cpin" 0 PING
-      bench_run "$table|$p|L:CONSUME" "$lport" "$lpid" "$p" "$cpin" 0 CREDITS.CONSUME "$KEY" 1
-      bench_run "$table|$p|R:INCRBY" "$rport" "$rpid" "$p" "$cpin" 1 INCRBY "$KEY" 1
-      bench_run "$table|$p|R:EVALSHA" "$rport" "$rpid" "$p" "$cpin" 0 EVALSHA "$sha" 1 "$KEY" 1
+      settled_run "$table|$p|L:PING" "$lport" "$lpid" 0 PING
+      settled_run "$table|$p|R:PING" "$rport" "$rpid" 0 PING
+      settled_run "$table|$p|L:CONSUME" "$lport" "$lpid" 0 CREDITS.CONSUME "$KEY" 1
+      settled_run "$table|$p|R:INCRBY" "$rport" "$rpid" 1 INCRBY "$KEY" 1
+      settled_run "$table|$p|R:EVALSHA" "$rport" "$rpid" 0 EVALSHA "$sha" 1 "$KEY" 1
     done
     for test in L:PING R:PING L:CONSUME R:INCRBY R:EVALSHA; do bench_result "$table|$p|$test"; done
   done
@@ -207,11 +282,15 @@ run_table() {
   check_cmd "limiterd-$table" "$lport" '^1\) \(integer\) 1$' CREDITS.CONSUME "$KEY_ONE" 1
   check_cmd "redis-$table" "$rport" '^1\) \(integer\) 1$' EVALSHA "$sha" 1 "$KEY_ONE" 1
   NOTE[$table.lusers]=$(cli "$lport" DBSIZE)
+  if [[ $persist != off ]]; then
+    NOTE[$table.rewrites]="AOF rewrites: limiterd $(rewrites "$lport"), redis $(rewrites "$rport"); the runs waited for the servers to settle ${SETTLE_WAITS[$table]:-0} time(s), ${SETTLE_WAIT[$table]:-0} s in all"
+  fi
   NOTE[$table.rkeys]=$(cli "$rport" DBSIZE)
 
   stop_pid "$lpid"; stop_pid "$rpid"
 }
 
+rewrites() { cli "$1" INFO persistence | tr -d '\r' | awk -F: '$1 == "aof_rewrites" { print $2 }'; }
 info_field() { cli "$1" INFO memory | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'; }
 
 # The memory row: LIMITS quota limits loaded with LIMIT.SET into a fresh
@@ -399,7 +478,7 @@ report() {
   echo
   echo "Machine: $NPROC CPUs, $cpu; limiterd ${lim_v:-?} ($LIMITERD), redis-server ${redis_v}."
   echo "redis-benchmark -c $CLIENTS -P {${PIPELINES[*]}} -r $RANDR --csv, -n $requests / $((requests * 5)) / $((requests * 10)) at -P 1 / 16 / 64"
-  echo "(EVALSHA at most $((requests * 2))), each figure the median of $repeat run(s);"
+  echo "(PING $((requests * 15)) / $((requests * 50)) at -P 16 / 64, EVALSHA at most $((requests * 2))), each figure the median of $repeat run(s);"
   echo "key \`$KEY\` (100 orgs x 10 projects x 100 users); latencies in ms (per pipeline round trip)."
   echo "Ratios are limiterd / redis: above 1 is limiterd faster for krps, slower for latency;"
   echo "below 1 is limiterd cheaper for CPU per request (the server process's user + system"
@@ -413,6 +492,7 @@ report() {
       always|everysec) echo "### appendonly yes, appendfsync $table, limiterd --threads ${NOTE[$table.threads]:-$THREADS}, nothing pinned" ;;
     esac
     [[ -n ${NOTE[$table]:-} ]] && { echo; echo "**Note:** ${NOTE[$table]}."; }
+    [[ -n ${NOTE[$table.rewrites]:-} ]] && { echo; echo "${NOTE[$table.rewrites]} (each run starts with no rewrite running, scheduled or due on either server)."; }
     echo
     print_table "$table"
     echo
