@@ -457,6 +457,20 @@ class LimiterdCase(unittest.TestCase):
     def limit(self, key):
         return pairs(self.call("LIMIT.GET", key))
 
+    def scan_all(self, *opts):
+        """Every key of a whole LIMIT.SCAN from cursor 0, and the rounds it took."""
+        seen, cursor, rounds = [], 0, 0
+        while True:
+            reply = self.cmd("LIMIT.SCAN", cursor, *opts)
+            self.assertEqual(len(reply), 2, reply)
+            cursor, keys = int(reply[0]), reply[1]
+            self.assertIsInstance(keys, list)
+            seen += keys
+            rounds += 1
+            self.assertLess(rounds, 5000, "LIMIT.SCAN does not end")
+            if cursor == 0:
+                return seen, rounds
+
     def consumed(self, key):
         return self.usage(key)["consumed"]
 

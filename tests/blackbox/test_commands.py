@@ -268,19 +268,6 @@ class LimitGetDelCancel(LimiterdCase):
 
 
 class LimitScan(LimiterdCase):
-    def scan_all(self, *opts):
-        seen, cursor, rounds = [], 0, 0
-        while True:
-            reply = self.cmd("LIMIT.SCAN", cursor, *opts)
-            self.assertEqual(len(reply), 2, reply)
-            cursor, keys = int(reply[0]), reply[1]
-            self.assertIsInstance(keys, list)
-            seen += keys
-            rounds += 1
-            self.assertLess(rounds, 5000, "LIMIT.SCAN does not end")
-            if cursor == 0:
-                return seen, rounds
-
     def test_scan(self):
         self.assertEqual(self.scan_all()[0], [])
         scan_keys = {"scan:%03d" % i for i in range(250)}

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import redis  # noqa: E402
 
-from limiterd_harness import (T0, LimiterdCase, RawConn, RespClosed, RespError, RespMap,  # noqa: E402
+from limiterd_harness import (HOUR, T0, LimiterdCase, RawConn, RespClosed, RespError, RespMap,  # noqa: E402
                               Server, pairs, unittest_main)
 
 SPEC_COMMANDS = [
@@ -353,16 +353,10 @@ class IdleCounters(LimiterdCase):
         # Not idle yet: each holds this period's charge.
         time.sleep(0.3)  # 30 timer ticks
         self.assertEqual(self.r.dbsize(), 1 + len(users))
-        self.advance(3600 * 1000)  # a new period: every counter reads fresh
+        self.advance(HOUR)  # a new period: every counter reads fresh
         self.assertEqual(self.consume(users[0], 2)[0], 1)  # this one is charged again
         wait_for(lambda: self.r.dbsize() == 2, what="the idle counters to be dropped")
-        keys, cursor = [], "0"
-        while True:
-            cursor, page = self.call("LIMIT.SCAN", cursor, "COUNT", 1000)
-            keys += page
-            if cursor == "0":
-                break
-        self.assertEqual(sorted(keys), ["org:i/*", users[0]])
+        self.assertEqual(sorted(self.scan_all("COUNT", 1000)[0]), ["org:i/*", users[0]])
         self.assertEqual(self.usage(users[0])["consumed"], 2)
         # A dropped counter reads as it did (fresh) and materializes again.
         self.assertEqual(self.usage(users[1])["consumed"], 0)
