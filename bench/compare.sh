@@ -114,12 +114,10 @@ SETUP_COUNT=$(setup_lines redis | wc -l)
 declare -A RPS P50 P99 CPU BUSY NOTE
 CLK_TCK=$(getconf CLK_TCK)
 
-# bench_run ID PORT PID PIPELINE PIN DB ARGS...: one redis-benchmark run of
-# the command ARGS in database DB, on the server PID listening on PORT; its
-# figures go to ID's list of runs (bench_result takes the median).
-bench_run() {
-  local id=$1 port=$2 pid=$3 p=$4 pin=$5 db=$6 n line rc ticks0 ticks1 client cpu busy; shift 6
-  case "$p" in 1) n=$requests ;; 16) n=$((requests * 5)) ;; *) n=$((requests * 10)) ;; esac
+# run_requests COMMAND P: how many requests a run of COMMAND at -P P makes.
+run_requests() {
+  local n
+  case "$2" in 1) n=$requests ;; 16) n=$((requests * 5)) ;; *) n=$((requests * 10)) ;; esac
   # The Lua baseline runs 10x slower than the rest: fewer requests keep its
   # runs about as long as the others' (the rate is compared, not the count).
   if [[ $1 == EVALSHA ]] && ((n > requests * 2)); then n=$((requests * 2)); fi
@@ -129,8 +127,17 @@ bench_run() {
   # PINGs at -P 16 (0.7 s) ranged 1.28-1.49M rps against limiterd and
   # 1.35-1.44M against Redis, of 5M (3.4 s) 1.48-1.50M and 1.38-1.44M.
   if [[ $1 == PING ]]; then
-    case "$p" in 16) n=$((n * 3)) ;; 64) n=$((n * 5)) ;; esac
+    case "$2" in 16) n=$((n * 3)) ;; 64) n=$((n * 5)) ;; esac
   fi
+  echo "$n"
+}
+
+# bench_run ID PORT PID PIPELINE PIN DB ARGS...: one redis-benchmark run of
+# the command ARGS in database DB, on the server PID listening on PORT; its
+# figures go to ID's list of runs (bench_result takes the median).
+bench_run() {
+  local id=$1 port=$2 pid=$3 p=$4 pin=$5 db=$6 n line rc ticks0 ticks1 client cpu busy; shift 6
+  n=$(run_requests "$1" "$p")
   local -a pre=()
   [[ -n $pin ]] && pre=(taskset -c "$pin")
   rc=0
@@ -181,14 +188,24 @@ bench_result() {
 # rewrites the run's own writes set off stay in it. SETTLE_WAIT[TABLE] sums
 # the seconds waited, SETTLE_WAITS[TABLE] counts the waits.
 SETTLE_TIMEOUT=60  # seconds; then the run starts anyway, and the table says so
-declare -A SETTLE_WAIT SETTLE_WAITS AUTO_REWRITE
+declare -A SETTLE_WAIT SETTLE_WAITS
 
-# busy_persisting PORT: prints why the server on PORT is not settled
-# (nothing when it is). "due" reads its auto-rewrite rule as both servers
-# do: grown >= percentage over max(aof_base_size, 1), and >= the min size.
+# rewrite_rule PORT: the server's "auto-aof-rewrite-percentage
+# auto-aof-rewrite-min-size" (CONFIG GET: both servers answer bytes).
+rewrite_rule() {
+  local rule
+  rule="$(cli "$1" CONFIG GET auto-aof-rewrite-percentage | sed -n 2p) $(cli "$1" CONFIG GET auto-aof-rewrite-min-size | sed -n 2p)"
+  [[ $rule =~ ^[0-9]+\ [0-9]+$ ]] || die "port $1: CONFIG GET auto-aof-rewrite-* answered: $rule"
+  echo "$rule"
+}
+
+# busy_persisting PORT RULE: prints why the server on PORT is not settled
+# (nothing when it is). "due" reads its auto-rewrite RULE (rewrite_rule) as
+# both servers do: grown >= percentage over max(aof_base_size, 1), and >=
+# the min size.
 busy_persisting() {
   local port=$1 pct min
-  read -r pct min <<<"${AUTO_REWRITE[$port]}"
+  read -r pct min <<<"$2"
   cli "$port" INFO persistence | tr -d '\r' | awk -F: -v pct="$pct" -v min="$min" '
     { v[$1] = $2 }
     END {
@@ -201,21 +218,15 @@ busy_persisting() {
     }'
 }
 
-# settle TABLE PORT...: waits until no server on PORT... is busy persisting.
+# settle TABLE PORT RULE PORT RULE: waits until neither server (PORT, with
+# its RULE) is busy persisting.
 settle() {
-  local table=$1 port why i t0 t1; shift
-  for port; do
-    if [[ -z ${AUTO_REWRITE[$port]:-} ]]; then
-      AUTO_REWRITE[$port]="$(cli "$port" CONFIG GET auto-aof-rewrite-percentage | sed -n 2p) $(cli "$port" CONFIG GET auto-aof-rewrite-min-size | sed -n 2p)"
-      [[ ${AUTO_REWRITE[$port]} =~ ^[0-9]+\ [0-9]+$ ]] || die "port $port: CONFIG GET auto-aof-rewrite-* answered: ${AUTO_REWRITE[$port]}"
-    fi
-  done
+  local table=$1 why i t0 t1; shift
   t0=$(date +%s%N)
   for ((i = 0; ; i++)); do
-    why=""
-    for port; do why+=$(busy_persisting "$port"); done
+    why="$(busy_persisting "$1" "$2")$(busy_persisting "$3" "$4")"
     [[ -z $why ]] && break
-    if ((i >= SETTLE_TIMEOUT * 10)); then
+    if (($(date +%s%N) - t0 >= SETTLE_TIMEOUT * 1000000000)); then
       NOTE[$table]+="${NOTE[$table]:+; }a run started after ${SETTLE_TIMEOUT}s with a server still busy ($why)"
       log "WARNING: $table: still $why after ${SETTLE_TIMEOUT}s; running anyway"
       break
@@ -231,18 +242,18 @@ settle() {
 
 # run_table TABLE PERSIST THREADS SERVER_PIN CLIENT_PIN
 run_table() {
-  local table=$1 persist=$2 threads=$3 spin=$4 cpin=$5 lport rport lpid rpid sha p aof
+  local table=$1 persist=$2 threads=$3 spin=$4 cpin=$5 lport rport lpid rpid sha p aof lrule rrule
   start_server "limiterd-$table" limiterd "$persist" "$threads" "$spin"; lport=$SRV_PORT; lpid=$SRV_PID
   start_server "redis-$table" redis "$persist" "" "$spin"; rport=$SRV_PORT; rpid=$SRV_PID
 
   if [[ $persist != off ]]; then
-    aof=$(cli "$lport" INFO persistence | tr -d '\r' | awk -F: '$1 == "aof_enabled" { print $2 }')
+    aof=$(info_field "$lport" persistence aof_enabled)
     if [[ $aof != 1 ]]; then
       NOTE[$table]="limiterd reports aof_enabled:${aof:-?} with --appendonly yes: its rows here do no AOF write and no fsync"
       log "WARNING: ${NOTE[$table]}"
     fi
   fi
-  NOTE[$table.threads]=$(cli "$lport" INFO server | tr -d '\r' | awk -F: '$1 == "threads" { print $2 }')
+  NOTE[$table.threads]=$(info_field "$lport" server threads)
 
   pipe_load "limiterd-$table" "$lport" "$WORK/setup.limiterd.resp" "$SETUP_COUNT"
   pipe_load "redis-$table" "$rport" "$WORK/setup.redis.resp" "$SETUP_COUNT"
@@ -261,10 +272,11 @@ run_table() {
   # servers (L R L R ...), so that a slow minute of this shared machine
   # falls on both sides of a ratio, not on one.
   local i test
+  if [[ $persist != off ]]; then lrule=$(rewrite_rule "$lport"); rrule=$(rewrite_rule "$rport"); fi
   # settled_run ID PORT PID DB ARGS...: one run at depth p (run_table's locals),
   # once the servers settled.
   settled_run() {
-    [[ $persist != off ]] && settle "$table" "$lport" "$rport"
+    [[ $persist != off ]] && settle "$table" "$lport" "$lrule" "$rport" "$rrule"
     bench_run "$1" "$2" "$3" "$p" "$cpin" "${@:4}"
   }
   for p in "${PIPELINES[@]}"; do
@@ -282,16 +294,14 @@ run_table() {
   check_cmd "limiterd-$table" "$lport" '^1\) \(integer\) 1$' CREDITS.CONSUME "$KEY_ONE" 1
   check_cmd "redis-$table" "$rport" '^1\) \(integer\) 1$' EVALSHA "$sha" 1 "$KEY_ONE" 1
   NOTE[$table.lusers]=$(cli "$lport" DBSIZE)
-  if [[ $persist != off ]]; then
-    NOTE[$table.rewrites]="AOF rewrites: limiterd $(rewrites "$lport"), redis $(rewrites "$rport"); the runs waited for the servers to settle ${SETTLE_WAITS[$table]:-0} time(s), ${SETTLE_WAIT[$table]:-0} s in all"
-  fi
   NOTE[$table.rkeys]=$(cli "$rport" DBSIZE)
+  if [[ $persist != off ]]; then
+    NOTE[$table.rewrites]="AOF rewrites: limiterd $(info_field "$lport" persistence aof_rewrites), redis $(info_field "$rport" persistence aof_rewrites); the runs waited for the servers to settle ${SETTLE_WAITS[$table]:-0} time(s), ${SETTLE_WAIT[$table]:-0} s in all"
+  fi
 
   stop_pid "$lpid"; stop_pid "$rpid"
 }
 
-rewrites() { cli "$1" INFO persistence | tr -d '\r' | awk -F: '$1 == "aof_rewrites" { print $2 }'; }
-info_field() { cli "$1" INFO memory | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'; }
 
 # The memory row: LIMITS quota limits loaded with LIMIT.SET into a fresh
 # limiterd, and the same limits as hashes into a fresh redis-server.
@@ -307,13 +317,13 @@ run_memory() {
   check_cmd limiterd-mem "$lport" '^OK$' LIMIT.SET mem:check HARD 1000 PERIOD monthly
   check_cmd redis-mem "$rport" '^\(integer\) 3$' HSET mem:check limit 1000 used 0 reset_at "$RESET_AT"
   sleep 1
-  lu0=$(info_field "$lport" used_memory); lr0=$(info_field "$lport" used_memory_rss)
-  ru0=$(info_field "$rport" used_memory); rr0=$(info_field "$rport" used_memory_rss)
+  lu0=$(info_field "$lport" memory used_memory); lr0=$(info_field "$lport" memory used_memory_rss)
+  ru0=$(info_field "$rport" memory used_memory); rr0=$(info_field "$rport" memory used_memory_rss)
   pipe_load limiterd-mem "$lport" "$WORK/mem.limiterd.resp" "$limits"
   pipe_load redis-mem "$rport" "$WORK/mem.redis.resp" "$limits"
   sleep 1
-  lu1=$(info_field "$lport" used_memory); lr1=$(info_field "$lport" used_memory_rss)
-  ru1=$(info_field "$rport" used_memory); rr1=$(info_field "$rport" used_memory_rss)
+  lu1=$(info_field "$lport" memory used_memory); lr1=$(info_field "$lport" memory used_memory_rss)
+  ru1=$(info_field "$rport" memory used_memory); rr1=$(info_field "$rport" memory used_memory_rss)
   MEM_L_USED=$(((lu1 - lu0) / limits)); MEM_L_RSS=$(((lr1 - lr0) / limits))
   MEM_R_USED=$(((ru1 - ru0) / limits)); MEM_R_RSS=$(((rr1 - rr0) / limits))
   log "memory: limiterd used_memory $lu0 -> $lu1, rss $lr0 -> $lr1; redis used_memory $ru0 -> $ru1, rss $rr0 -> $rr1"
@@ -322,7 +332,7 @@ run_memory() {
   seq 0 $((limits - 1)) | awk '{ print "CREDITS.CONSUME mem:user:" $1 " 1" }' | to_resp >"$WORK/mem.limiterd.resp"
   pipe_load limiterd-mem "$lport" "$WORK/mem.limiterd.resp" "$limits"
   sleep 1
-  lu2=$(info_field "$lport" used_memory); lr2=$(info_field "$lport" used_memory_rss)
+  lu2=$(info_field "$lport" memory used_memory); lr2=$(info_field "$lport" memory used_memory_rss)
   MEM_L_USED2=$(((lu2 - lu0) / limits)); MEM_L_RSS2=$(((lr2 - lr0) / limits))
   log "memory: limiterd with counters used_memory $lu0 -> $lu2, rss $lr0 -> $lr2"
   stop_pid "$lpid"; stop_pid "$rpid"
@@ -477,8 +487,8 @@ report() {
   echo "## limiterd / redis-server ($(date -u +%Y-%m-%dT%H:%MZ))"
   echo
   echo "Machine: $NPROC CPUs, $cpu; limiterd ${lim_v:-?} ($LIMITERD), redis-server ${redis_v}."
-  echo "redis-benchmark -c $CLIENTS -P {${PIPELINES[*]}} -r $RANDR --csv, -n $requests / $((requests * 5)) / $((requests * 10)) at -P 1 / 16 / 64"
-  echo "(PING $((requests * 15)) / $((requests * 50)) at -P 16 / 64, EVALSHA at most $((requests * 2))), each figure the median of $repeat run(s);"
+  echo "redis-benchmark -c $CLIENTS -P {${PIPELINES[*]}} -r $RANDR --csv, -n $(run_requests INCRBY 1) / $(run_requests INCRBY 16) / $(run_requests INCRBY 64) at -P 1 / 16 / 64"
+  echo "(PING $(run_requests PING 16) / $(run_requests PING 64) at -P 16 / 64, EVALSHA at most $(run_requests EVALSHA 64)), each figure the median of $repeat run(s);"
   echo "key \`$KEY\` (100 orgs x 10 projects x 100 users); latencies in ms (per pipeline round trip)."
   echo "Ratios are limiterd / redis: above 1 is limiterd faster for krps, slower for latency;"
   echo "below 1 is limiterd cheaper for CPU per request (the server process's user + system"

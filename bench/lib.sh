@@ -144,6 +144,13 @@ proc_cpu_ticks() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
+# info_field PORT SECTION FIELD: FIELD of `INFO SECTION` from the server on
+# 127.0.0.1:PORT (empty if it has none), within RUN_TIMEOUT (default 60) s.
+info_field() {
+  timeout "${RUN_TIMEOUT:-60}" redis-cli -h 127.0.0.1 -p "$1" INFO "$2" | tr -d '\r' |
+    awk -F: -v f="$3" '$1 == f { print $2 }'
+}
+
 # The next month's start, in ms: the reset_at of the Redis hashes.
 next_month_ms() { echo $(($(date -u -d "$(date -u +%Y-%m-01) +1 month" +%s) * 1000)); }
 

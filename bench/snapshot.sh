@@ -105,7 +105,7 @@ for n in "${COUNTS[@]}"; do
     [[ $reply == OK ]] || die "$kind: SAVE answered $reply"
     R[$kind.$n.save]=$(secs "$t0" "$t1")
     R[$kind.$n.size]=$(stat -c %s "$file")
-    R[$kind.$n.rss]=$(redis-cli -h 127.0.0.1 -p "$PORT" INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory_rss" { print $2 }')
+    R[$kind.$n.rss]=$(info_field "$PORT" memory used_memory_rss)
     redis-cli -h 127.0.0.1 -p "$PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
     stop_pid "$PID"
     start "$kind" "$dir"
