@@ -47,9 +47,9 @@ struct Level {
   Entry* entry;          // null: no counter yet
   const Spec* spec;      // the effective definition
   // The state to read: the entry's if it was charged under this spec's
-  // epoch, else null (fresh).
-  const LevelState* state() const {
-    return entry != nullptr ? entry->StateAt(spec->epoch) : nullptr;
+  // epoch, else null (fresh). A packed quota is unpacked into `scratch`.
+  const LevelState* state(LevelState& scratch) const {
+    return entry != nullptr ? entry->StateAt(spec->epoch, scratch) : nullptr;
   }
 };
 using Levels = absl::InlinedVector<Level, 4>;
@@ -147,10 +147,24 @@ void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key,
 // (pointed at the level's state after the call once it is charged: the
 // quota period it computed depends on the clock only), and its verdict.
 struct CheckedLevel {
-  CheckedLevel(const Level& l, int64_t now)
-      : level(l), view(*l.spec, l.state(), now) {
+  CheckedLevel(const Level& l, int64_t now) : level(l), view(ViewOf(l, now)) {
     // A cancelled level is no longer enforced, expired or not.
     expired = !l.spec->cancelled && view.expired();
+  }
+  // Level::state() without its scratch: a packed quota goes to the view as
+  // it is (a LevelState made and dropped per level cost CONSUME 1% of its
+  // instructions).
+  static LevelView ViewOf(const Level& l, int64_t now) {
+    const uint64_t epoch = l.spec->epoch;
+    if (l.entry != nullptr) {
+      if (const internal::PackedQuota* q = l.entry->counter.packed(); q && q->epoch == epoch) {
+        return LevelView(*l.spec, internal::QuotaState{q->index, q->consumed}, now);
+      }
+      if (const internal::Counter* c = l.entry->counter.full(); c && c->epoch == epoch) {
+        return LevelView(*l.spec, &c->state, now);
+      }
+    }
+    return LevelView(*l.spec, nullptr, now);
   }
   Level level;
   LevelView view;
@@ -158,11 +172,12 @@ struct CheckedLevel {
   bool denies = false;
 };
 
-// The state to charge `level` into: its entry materialized and its counter
-// allocated if needed, reset if it belongs to another epoch. Entries never
-// move, so every other level's entry stays valid.
+// The state to charge `level` into, in its counter: its entry materialized
+// and its counter allocated if needed, reset if it belongs to another
+// epoch. Not for a quota the entry keeps packed (the caller charges a copy
+// and hands it to KeyTable::SetQuota). Entries never move, so every other
+// level's entry stays valid.
 LevelState& CounterFor(Shard& shard, Level& level, const LevelView& view) {
-  if (level.entry == nullptr) level.entry = &shard.keys.FindOrInsert(level.key);
   internal::Counter& counter = shard.keys.CounterOf(*level.entry);
   if (counter.epoch != level.spec->epoch) {
     counter.state = view.NewState();
@@ -333,10 +348,20 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
     ChangeBatch changes(*impl_);
     for (CheckedLevel& l : levels) {
       if (l.expired) continue;
-      LevelState& state = CounterFor(shard, l.level, l.view);
-      internal::Charge(l.view, state, amount);
-      l.view.set_state(&state);
-      if (changes.on()) internal::EncodeCharge(changes.out(), l.level.key, *l.level.spec, state);
+      Level& level = l.level;
+      if (level.entry == nullptr) level.entry = &shard.keys.FindOrInsert(level.key);
+      auto charge_state = [&](LevelState& state) {
+        internal::Charge(l.view, state, amount);
+        l.view.set_state(&state);
+        if (changes.on()) internal::EncodeCharge(changes.out(), level.key, *level.spec, state);
+      };
+      if (level.spec->def.kind == Kind::kQuota && level.entry->packs_quota()) {
+        LevelState copy = l.view.quota();
+        charge_state(copy);
+        shard.keys.SetQuota(*level.entry, level.spec->epoch, std::get<internal::QuotaState>(copy));
+      } else {
+        charge_state(CounterFor(shard, level, l.view));
+      }
     }
   } else if (charge) {
     dry_states.resize(levels.size());
@@ -344,8 +369,7 @@ Result<ConsumeReply> Engine::Consume(std::string_view key, int64_t amount, Consu
       CheckedLevel& l = levels[i];
       if (l.expired) continue;
       const Spec& spec = *l.level.spec;
-      const LevelState* state = l.level.state();
-      dry_states[i] = state ? internal::CopyState(spec, *state) : internal::FreshState(spec, now);
+      dry_states[i] = l.view.CopyState();
       internal::Charge(spec, dry_states[i], now, amount);
       l.view.set_state(&dry_states[i]);
     }
@@ -449,15 +473,20 @@ Result<int64_t> Engine::Refund(std::string_view key, int64_t amount) {
                 [&](const Level& l) { levels.push_back(l); });
   if (levels.empty()) return NoLimit(key);
   ChangeBatch changes(*impl_);
+  LevelState scratch;
   for (const Level& level : levels) {
-    LevelState* state = level.entry != nullptr ? level.entry->StateAt(level.spec->epoch) : nullptr;
+    LevelState* state =
+        level.entry != nullptr ? level.entry->StateAt(level.spec->epoch, scratch) : nullptr;
     if (state == nullptr) continue;
     internal::Refund(*level.spec, *state, now, amount);
+    if (state == &scratch) {
+      shard.keys.SetQuota(*level.entry, level.spec->epoch, std::get<internal::QuotaState>(scratch));
+    }
     if (changes.on()) internal::EncodeState(changes.out(), level.key, *level.spec, *state);
   }
   const Level& first = levels.front();
   if (first.key != key) return int64_t{0};
-  return LevelView(*first.spec, first.state(), now).Consumed();
+  return LevelView(*first.spec, first.state(scratch), now).Consumed();
 }
 
 Result<std::optional<UsageReport>> Engine::Usage(std::string_view key) const {
@@ -473,7 +502,8 @@ Result<std::optional<UsageReport>> Engine::Usage(std::string_view key) const {
 
   const LimitDefinition& d = spec->def;
   Level level{key, entry, spec};
-  LevelView view(*spec, level.state(), now);
+  LevelState scratch;
+  LevelView view(*spec, level.state(scratch), now);
   UsageReport r;
   r.kind = d.kind;
   r.unit = d.unit;
@@ -519,10 +549,9 @@ Result<bool> Engine::ResetUsage(std::string_view key) {
   if (entry != nullptr) {
     ChangeBatch changes(*impl_);
     if (entry->own != nullptr) {
-      internal::Counter& counter = shard.keys.CounterOf(*entry);
-      counter.state = internal::FreshState(*spec, clock_->NowMs());
-      counter.epoch = spec->epoch;
-      if (changes.on()) internal::EncodeState(changes.out(), key, *spec, counter.state);
+      LevelState fresh = internal::FreshState(*spec, clock_->NowMs());
+      if (changes.on()) internal::EncodeState(changes.out(), key, *spec, fresh);
+      shard.keys.SetState(*entry, spec->epoch, std::move(fresh));
     } else {
       shard.keys.Erase(key);  // a fresh materialized counter is not kept
       if (changes.on()) internal::EncodeErase(changes.out(), key);
@@ -617,6 +646,7 @@ size_t Engine::DropIdleCounters(size_t budget) {
     Shard& shard = impl_->shards[index];
     const int64_t now = clock_->NowMs();
     size_t held = 0;
+    LevelState scratch;
     bool shard_done = shard.keys.SweepEntries(shard.idle_sweep_next, [&](const Entry& entry) {
       // Come back after the lock was let go, or next call.
       if (examined == budget || held == kPerHold) return internal::KeyTable::Sweep::kStop;
@@ -625,7 +655,7 @@ size_t Engine::DropIdleCounters(size_t budget) {
       bool idle = false;
       if (entry.own == nullptr) {
         const Spec* spec = impl_->DefaultFor(shard, entry.name(), t_scratch);
-        const LevelState* state = spec != nullptr ? entry.StateAt(spec->epoch) : nullptr;
+        const LevelState* state = spec != nullptr ? entry.StateAt(spec->epoch, scratch) : nullptr;
         idle = state == nullptr || LevelView(*spec, state, now).Fresh();
       }
       if (!idle) return internal::KeyTable::Sweep::kKeep;

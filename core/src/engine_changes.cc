@@ -63,20 +63,20 @@ Result<bool> ApplyState(Engine::Impl& impl, Shard& shard, const Change& c) {
           internal::Concat({"state of '", c.key, "' does not match its definition"}));
     }
   }
-  internal::Counter& counter = shard.keys.CounterOf(entry);
   switch (c.tag) {
-    case ChangeTag::kQuota: counter.state = c.quota; break;
-    case ChangeTag::kBucket: counter.state = internal::BucketState{c.tat}; break;
+    case ChangeTag::kQuota: shard.keys.SetQuota(entry, c.epoch, c.quota); break;
+    case ChangeTag::kBucket: shard.keys.SetState(entry, c.epoch, internal::BucketState{c.tat}); break;
     case ChangeTag::kWindowRing: {
       internal::WindowState w{c.newest_slot, nullptr};
       if (!c.values.empty()) {
         w.ring = std::make_unique<int64_t[]>(static_cast<size_t>(c.slots));
         std::copy(c.values.begin(), c.values.end(), w.ring.get());
       }
-      counter.state = std::move(w);
+      shard.keys.SetState(entry, c.epoch, std::move(w));
       break;
     }
-    case ChangeTag::kWindowSlot: {
+    case ChangeTag::kWindowSlot: {  // one sub-window, changed in place
+      internal::Counter& counter = shard.keys.CounterOf(entry);
       auto* w = std::get_if<internal::WindowState>(&counter.state);
       if (counter.epoch != c.epoch || w == nullptr) {
         counter.state = internal::WindowState{c.newest_slot, nullptr};
@@ -84,11 +84,11 @@ Result<bool> ApplyState(Engine::Impl& impl, Shard& shard, const Change& c) {
       }
       internal::AdvanceWindow(*w, c.slots, c.newest_slot);
       internal::WindowSlotValue(*w, c.slots, c.newest_slot) = c.values.front();
+      counter.epoch = c.epoch;
       break;
     }
     default: break;
   }
-  counter.epoch = c.epoch;
   return true;
 }
 
@@ -143,12 +143,14 @@ uint64_t Engine::Impl::EncodeShard(const Shard& shard_in, std::string& out) cons
   shard.keys.ForEach([&](const Entry& entry) {
     if (entry.own != nullptr) internal::EncodeDefine(out, entry.name(), *entry.own);
   });
+  internal::LevelState scratch;  // a packed quota's state, unpacked
   shard.keys.ForEach([&](const Entry& entry) {
     const internal::Spec* spec = EffectiveSpecOf(self, shard, entry.name(), entry);
     // A state of another epoch (or none: never charged) reads as fresh: it
     // is left out, and a materialized counter with nothing else is dropped
     // (SPEC: allowed).
-    const internal::LevelState* state = spec == nullptr ? nullptr : entry.StateAt(spec->epoch);
+    const internal::LevelState* state =
+        spec == nullptr ? nullptr : entry.StateAt(spec->epoch, scratch);
     if (state != nullptr) internal::EncodeState(out, entry.name(), *spec, *state);
   });
   return shard.keys.size();

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <variant>
 
 namespace limiterd::internal {
 
@@ -133,22 +134,48 @@ void KeyTable::PrefetchKey(uint32_t id) const {
 }
 
 void Entry::DropCounter() {
-  if (counter == nullptr) return;
-  if (key.inline_key()) {
-    delete counter;
+  if (Counter* c = counter.full()) {
+    if (key.inline_key()) {
+      delete c;
+    } else {
+      c->~Counter();  // its bytes go with the key's block
+    }
   } else {
-    counter->~Counter();  // its bytes go with the key's block
+    delete counter.packed();  // an inline key's (packs_quota), or null
   }
-  counter = nullptr;
+  counter.reset();
 }
 
-Counter& KeyTable::CounterOf(Entry& entry) {
-  if (entry.counter == nullptr) {
-    entry.counter = entry.key.inline_key()
-                        ? new Counter()
-                        : new (entry.key.GrowHeapBlock(sizeof(Counter))) Counter();
+Counter& KeyTable::MakeCounter(Entry& entry) {
+  entry.DropCounter();  // a packed quota, or none
+  Counter* c = entry.key.inline_key() ? new Counter()
+                                      : new (entry.key.GrowHeapBlock(sizeof(Counter))) Counter();
+  entry.counter.set(c);
+  return *c;
+}
+
+// `state` by value: it may be the Counter this drops.
+void KeyTable::KeepQuota(Entry& entry, uint64_t epoch, QuotaState state) {
+  if (!entry.packs_quota() || !PackedQuota::Fits(epoch, state)) {
+    Counter& c = CounterOf(entry);
+    c.state = state;
+    c.epoch = epoch;
+    return;
   }
-  return *entry.counter;
+  PackedQuota* q = entry.counter.packed();
+  if (q == nullptr) {
+    entry.DropCounter();  // a Counter, or none
+    q = new PackedQuota();  // an inline key's: a block of its own
+    entry.counter.set(q);
+  }
+  *q = PackedQuota{static_cast<uint32_t>(epoch), static_cast<int32_t>(state.index), state.consumed};
+}
+
+void KeyTable::SetState(Entry& entry, uint64_t epoch, LevelState&& state) {
+  if (const auto* quota = std::get_if<QuotaState>(&state)) return SetQuota(entry, epoch, *quota);
+  Counter& c = CounterOf(entry);
+  c.state = std::move(state);
+  c.epoch = epoch;
 }
 
 }  // namespace limiterd::internal

@@ -132,10 +132,18 @@ LevelState CopyState(const Spec& spec, const LevelState& state) {
 }
 
 LevelView::LevelView(const Spec& spec, const LevelState* state, int64_t now_ms)
-    : spec_(spec), state_(state), now_(now_ms) {
-  if (spec.def.kind == Kind::kQuota) {
-    period_ = QuotaPeriodAt(spec, now_ms);
-  }
+    : spec_(spec), state_(nullptr), now_(now_ms) {
+  if (spec.def.kind == Kind::kQuota) period_ = QuotaPeriodAt(spec, now_ms);
+  set_state(state);
+}
+
+LevelView::LevelView(const Spec& spec, const QuotaState& quota, int64_t now_ms)
+    : spec_(spec), state_(nullptr), now_(now_ms), period_(QuotaPeriodAt(spec, now_ms)),
+      quota_(quota) {}
+
+LevelState LevelView::CopyState() const {
+  if (spec_.def.kind == Kind::kQuota) return quota_;
+  return state_ != nullptr ? internal::CopyState(spec_, *state_) : FreshState(spec_, now_);
 }
 
 LevelState LevelView::NewState() const {

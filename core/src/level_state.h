@@ -67,10 +67,13 @@ LevelState FreshState(const Spec& spec, int64_t now_ms);
 LevelState CopyState(const Spec& spec, const LevelState& state);  // deep
 
 
-// A read-only view of a level at one instant. `state` null: fresh.
+// A read-only view of a level at one instant. `state` null: fresh. A
+// quota's state is copied (16 bytes; it may come unpacked into a caller's
+// scratch, KeyTable::SetQuota), a window's or a bucket's pointed to.
 class LevelView {
  public:
   LevelView(const Spec& spec, const LevelState* state, int64_t now_ms);
+  LevelView(const Spec& spec, const QuotaState& quota, int64_t now_ms);  // a quota's, charged
 
   const Spec& spec() const { return spec_; }
   bool expired() const { return now_ >= ExpiresAt(); }
@@ -89,9 +92,13 @@ class LevelView {
   bool Fresh() const { return Consumed() == 0; }
   // Points the view at another state of the same level at the same instant
   // (after a charge): the quota period depends on the clock only.
-  void set_state(const LevelState* state) { state_ = state; }
+  void set_state(const LevelState* state);
   // FreshState(spec(), now), reusing the quota period the view computed.
   LevelState NewState() const;
+  // A quota's state as the view reads it ({the period now, 0} when fresh).
+  const QuotaState& quota() const { return quota_; }
+  // A deep copy of the state the view reads (NewState() when fresh).
+  LevelState CopyState() const;
   int64_t now() const { return now_; }
   int64_t QuotaIndex() const { return period_.index; }  // quota: the period now is in
 
@@ -102,9 +109,10 @@ class LevelView {
   bool BucketFits(int64_t amount) const;   // Fits() of a bucket with a hard limit
 
   const Spec& spec_;
-  const LevelState* state_;
+  const LevelState* state_;  // a window's or a bucket's; null: fresh, or a quota
   int64_t now_;
   QuotaPeriod period_;  // quota: the period now is in
+  QuotaState quota_;    // quota: its state
 };
 
 // The quota period `now_ms` is in, and the index-th period. The calendar
@@ -130,11 +138,19 @@ void Refund(const Spec& spec, LevelState& state, int64_t now_ms, int64_t amount)
 // out of line: CONSUME asks these of every level it checks, and most
 // levels are quotas.
 inline int64_t LevelView::Consumed() const {
-  if (state_ == nullptr) return 0;
-  if (spec_.def.kind != Kind::kQuota) return WindowOrBucketConsumed();
-  const auto& q = std::get<QuotaState>(*state_);
   // A clock that went back reads the later period's usage: never less.
-  return q.index >= period_.index ? q.consumed : 0;
+  if (spec_.def.kind == Kind::kQuota) return quota_.index >= period_.index ? quota_.consumed : 0;
+  return state_ == nullptr ? 0 : WindowOrBucketConsumed();
+}
+
+inline void LevelView::set_state(const LevelState* state) {
+  if (spec_.def.kind != Kind::kQuota) {
+    state_ = state;
+  } else {
+    // get_if: a quota level's state is a QuotaState (same epoch, same kind);
+    // std::get would check it again and carry a throw.
+    quota_ = state != nullptr ? *std::get_if<QuotaState>(state) : QuotaState{period_.index, 0};
+  }
 }
 
 inline int64_t LevelView::Remaining() const {

@@ -236,3 +236,24 @@ TEST_CASE("empty separator: hierarchy off, only '*' applies", "[hierarchy][separ
   CHECK(Used(f.engine, "a") == 0);
   CHECK_REPLY(Take(f.engine, "a", 1), true, 9, 10, 0, -1, "a");
 }
+
+TEST_CASE("a path of eight limited levels: every one checked, charged and named right",
+          "[hierarchy][level]") {
+  // More levels than a call keeps inline (four), each a quota kept packed
+  // and read through its view's copy: the list grows, its levels move.
+  Fixture f(T);
+  std::string path = "l0";
+  std::vector<std::string> levels{path};
+  for (int i = 1; i < 8; ++i) levels.push_back(path += "/l" + std::to_string(i));
+  for (int i = 0; i < 8; ++i) SetOk(f.engine, levels[i], Quota(100 - 5 * i));  // deepest: 65
+  Take(f.engine, path, 1);  // every level charged: packed states to read back
+  CHECK_REPLY(Take(f.engine, path, 60), true, 4, 65, 0, -1, path);
+  CHECK_REPLY(Dry(f.engine, path, 4), true, 0, 65, 0, -1, path);
+  CHECK_REPLY(Take(f.engine, path, 5), false, 4, 65, -1, -1, path);
+  for (const std::string& level : levels) CHECK(Used(f.engine, level) == 61);
+  SetOk(f.engine, levels[0], Quota(62));  // now the root has 1 left
+  CHECK_REPLY(Take(f.engine, path, 2), false, 1, 62, -1, -1, "l0");
+  CHECK_REPLY(Take(f.engine, path, 1), true, 0, 62, 0, -1, "l0");
+  CHECK(RefundOk(f.engine, path, 11) == 51);
+  for (const std::string& level : levels) CHECK(Used(f.engine, level) == 51);
+}

@@ -6,8 +6,10 @@
 // the inline size behave as any other key, through a snapshot too.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "key_table.h"
@@ -15,6 +17,10 @@
 
 using namespace lt;  // NOLINT
 using limiterd::internal::Counter;
+using limiterd::internal::LevelState;
+using limiterd::internal::PackedQuota;
+using limiterd::internal::QuotaState;
+using limiterd::internal::WindowState;
 using limiterd::internal::Entry;
 using limiterd::internal::KeyTable;
 using limiterd::internal::SpecPtr;
@@ -91,7 +97,7 @@ TEST_CASE("key table: entries never move, and an erased one is reused", "[keytab
   Entry* reused = &table.FindOrInsert("a much longer key than sixteen bytes");
   REQUIRE(reused == victim);
   REQUIRE(reused->own == nullptr);
-  REQUIRE(reused->counter == nullptr);
+  REQUIRE(reused->counter.empty());
   REQUIRE(reused->name() == "a much longer key than sixteen bytes");
   REQUIRE(table.size() == 10001);
   REQUIRE(table.Find("key:500") == nullptr);
@@ -126,16 +132,17 @@ TEST_CASE("key table: the table holds one reference per Spec in use", "[keytable
 TEST_CASE("key table: a counter exists once charged and goes with its key", "[keytable]") {
   KeyTable table;
   Entry& e = table.FindOrInsert("user:1");
-  REQUIRE(e.counter == nullptr);
-  REQUIRE(e.StateAt(1) == nullptr);
+  LevelState scratch;
+  REQUIRE(e.counter.empty());
+  REQUIRE(e.StateAt(1, scratch) == nullptr);
   Counter& c = table.CounterOf(e);
-  REQUIRE(e.counter != nullptr);
+  REQUIRE(e.counter.full() == &c);
   REQUIRE(&table.CounterOf(e) == &c);  // made once
   c.epoch = 3;
-  REQUIRE(e.StateAt(3) == &c.state);
-  REQUIRE(e.StateAt(2) == nullptr);  // another epoch reads as fresh
+  REQUIRE(e.StateAt(3, scratch) == &c.state);
+  REQUIRE(e.StateAt(2, scratch) == nullptr);  // another epoch reads as fresh
   REQUIRE(table.Erase("user:1"));
-  REQUIRE(table.FindOrInsert("user:1").counter == nullptr);
+  REQUIRE(table.FindOrInsert("user:1").counter.empty());
 }
 
 TEST_CASE("key table: a heap key's counter lives in the key's block", "[keytable]") {
@@ -161,19 +168,123 @@ TEST_CASE("key table: a heap key's counter lives in the key's block", "[keytable
   for (const std::string& key : keys) {
     Entry* e = table.Find(key);  // the index still finds every key by its bytes
     REQUIRE(e != nullptr);
-    REQUIRE(e->counter != nullptr);
-    CHECK(e->counter->epoch == key.size());
+    REQUIRE(e->counter.full() != nullptr);
+    CHECK(e->counter.full()->epoch == key.size());
   }
   for (size_t i = 0; i < keys.size(); i += 2) REQUIRE(table.Erase(keys[i]));
   for (size_t i = 0; i < keys.size(); i += 2) {
     Entry& reused = table.FindOrInsert(keys[i] + "x");
-    CHECK(reused.counter == nullptr);
+    CHECK(reused.counter.empty());
     table.CounterOf(reused).epoch = 7;
-    CHECK(table.Find(keys[i] + "x")->StateAt(7) != nullptr);
+    LevelState scratch;
+    CHECK(table.Find(keys[i] + "x")->StateAt(7, scratch) != nullptr);
   }
-  for (size_t i = 1; i < keys.size(); i += 2) CHECK(table.Find(keys[i])->counter->epoch == keys[i].size());
+  for (size_t i = 1; i < keys.size(); i += 2) {
+    CHECK(table.Find(keys[i])->counter.full()->epoch == keys[i].size());
+  }
   table.Clear();
   CHECK(table.size() == 0u);
+}
+
+// The quota `e` keeps under `epoch`, or nullopt (fresh).
+std::optional<QuotaState> QuotaAt(const Entry& e, uint64_t epoch) {
+  LevelState scratch;
+  const LevelState* state = e.StateAt(epoch, scratch);
+  if (state == nullptr) return std::nullopt;
+  return std::get<QuotaState>(*state);
+}
+
+TEST_CASE("key table: a quota's state is packed in 16 bytes when it fits, exact when not", "[keytable]") {
+  KeyTable table;
+  Entry& e = table.FindOrInsert("user:1");
+  REQUIRE(e.packs_quota());
+  table.SetQuota(e, 3, QuotaState{7, 1'000'000'000'000});
+  REQUIRE(e.counter.packed() != nullptr);
+  LevelState scratch;
+  REQUIRE(e.StateAt(3, scratch) == &scratch);  // unpacked into the caller's scratch
+  CHECK(QuotaAt(e, 3)->index == 7);
+  CHECK(QuotaAt(e, 3)->consumed == 1'000'000'000'000);
+  CHECK(!QuotaAt(e, 2));                       // another epoch reads as fresh
+  CHECK(!QuotaAt(e, 3 + (uint64_t{1} << 32)));  // not the same epoch modulo 2^32
+
+  // Beyond 32 bits, a Counter, with every bit kept.
+  const int64_t big_index = int64_t{1} << 40;  // 1 ms periods from an anchor 35 years back
+  table.SetQuota(e, 3, QuotaState{big_index, 5});
+  REQUIRE(e.counter.full() != nullptr);
+  CHECK(QuotaAt(e, 3)->index == big_index);
+  CHECK(QuotaAt(e, 3)->consumed == 5);
+  table.SetQuota(e, 3, QuotaState{INT32_MIN - int64_t{1}, 6});
+  REQUIRE(e.counter.full() != nullptr);
+  CHECK(QuotaAt(e, 3)->index == INT32_MIN - int64_t{1});
+  const uint64_t big_epoch = uint64_t{1} << 32;
+  table.SetQuota(e, big_epoch, QuotaState{8, 9});
+  REQUIRE(e.counter.full() != nullptr);
+  CHECK(QuotaAt(e, big_epoch)->consumed == 9);
+  CHECK(!QuotaAt(e, 0));
+
+  // Back within 32 bits: packed again. The edges of int32 fit.
+  table.SetQuota(e, UINT32_MAX, QuotaState{INT32_MAX, -1});
+  REQUIRE(e.counter.packed() != nullptr);
+  CHECK(QuotaAt(e, UINT32_MAX)->index == INT32_MAX);
+  CHECK(QuotaAt(e, UINT32_MAX)->consumed == -1);
+  table.SetQuota(e, 1, QuotaState{INT32_MIN, 2});
+  CHECK(QuotaAt(e, 1)->index == INT32_MIN);
+
+  // A window's state takes a Counter (the packed quota was of another
+  // epoch: a new kind starts afresh), and SetState of a quota packs.
+  Counter& c = table.CounterOf(e);
+  REQUIRE(e.counter.full() == &c);
+  CHECK(c.epoch == 0u);
+  table.SetState(e, 2, WindowState{4, nullptr});
+  REQUIRE(e.counter.full() == &c);
+  CHECK(std::holds_alternative<WindowState>(c.state));
+  CHECK(!QuotaAt(e, 1));
+  table.SetState(e, 5, QuotaState{1, 2});
+  REQUIRE(e.counter.packed() != nullptr);
+  CHECK(QuotaAt(e, 5)->consumed == 2);
+
+  // A heap key's quota stays a Counter, in the key's block.
+  Entry& h = table.FindOrInsert(std::string(80, 'k'));
+  REQUIRE(!h.packs_quota());
+  table.SetQuota(h, 3, QuotaState{7, 8});
+  REQUIRE(h.counter.full() != nullptr);
+  CHECK(static_cast<void*>(h.counter.full()) == h.key.HeapTail());
+  CHECK(QuotaAt(h, 3)->consumed == 8);
+  REQUIRE(table.Erase("user:1"));  // ASan checks the frees of both kinds
+  table.Clear();
+}
+
+TEST_CASE("key table: quotas whose index needs 64 bits, through the engine", "[keytable]") {
+  // PERIOD 1ms anchored at 0: the period index is the time in ms, 1.7e12,
+  // past 32 bits; the counters keep it exactly, through a snapshot too.
+  AdjustableClock clock(k2024_02_29_12);
+  Engine e(EngineOptions{"/", &clock, 4});
+  SetOk(e, "ms", AnchoredQuota(10, Every(1), 0));
+  SetOk(e, "ms/u", Quota(100));
+  SetOk(e, "s", AnchoredQuota(10, Every(kSecond), 0));
+  Take(e, "ms/u", 4);
+  Take(e, "s", 3);
+  CHECK(Used(e, "ms") == 4);
+  CHECK(Used(e, "ms/u") == 4);
+  CHECK(Used(e, "s") == 3);
+  auto snapshot = e.StartSnapshot();
+  REQUIRE(snapshot.ok());
+  std::string image;
+  while ((*snapshot)->Next(image)) {
+  }
+  snapshot->reset();
+  Engine restored(EngineOptions{"/", &clock, 4});
+  REQUIRE(restored.ApplyChanges(image).ok());
+  for (Engine* engine : {&e, &restored}) {
+    CHECK(Used(*engine, "ms") == 4);
+    CHECK(Used(*engine, "s") == 3);
+  }
+  clock.Advance(1);  // the next 1 ms period; the 1 s one goes on
+  for (Engine* engine : {&e, &restored}) {
+    CHECK(Used(*engine, "ms") == 0);
+    CHECK(Used(*engine, "ms/u") == 4);
+    CHECK(Used(*engine, "s") == 3);
+  }
 }
 
 TEST_CASE("key table: a sweep erases what it is told and stops when told", "[keytable]") {
