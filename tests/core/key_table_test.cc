@@ -267,12 +267,7 @@ TEST_CASE("key table: quotas whose index needs 64 bits, through the engine", "[k
   CHECK(Used(e, "ms") == 4);
   CHECK(Used(e, "ms/u") == 4);
   CHECK(Used(e, "s") == 3);
-  auto snapshot = e.StartSnapshot();
-  REQUIRE(snapshot.ok());
-  std::string image;
-  while ((*snapshot)->Next(image)) {
-  }
-  snapshot->reset();
+  std::string image = ImageOf(e);
   Engine restored(EngineOptions{"/", &clock, 4});
   REQUIRE(restored.ApplyChanges(image).ok());
   for (Engine* engine : {&e, &restored}) {
@@ -350,12 +345,7 @@ TEST_CASE("key table: keys around the inline size through the engine", "[keytabl
   REQUIRE(scanned == sorted);
 
   // A snapshot of them rebuilds them.
-  auto snapshot = e.StartSnapshot();
-  REQUIRE(snapshot.ok());
-  std::string image;
-  while ((*snapshot)->Next(image)) {
-  }
-  snapshot->reset();
+  std::string image = ImageOf(e);
   Engine restored(EngineOptions{"/", &clock, 16});
   REQUIRE(restored.ApplyChanges(image).ok());
   for (const std::string& key : keys) REQUIRE(Used(restored, key) == Used(e, key));

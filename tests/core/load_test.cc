@@ -11,15 +11,6 @@ namespace {
 
 constexpr int64_t T = k2024_02_29_1345;
 
-std::string ImageOf(Engine& e) {
-  auto snapshot = e.StartSnapshot();
-  REQUIRE(snapshot.ok());
-  std::string image;
-  while ((*snapshot)->Next(image)) {
-  }
-  return image;
-}
-
 // 20 plans (more than the loader keeps at hand), some cancelled, some
 // with usage, one raised so its epoch moved on.
 void Fill(Engine& e, int keys) {

@@ -196,6 +196,16 @@ inline bool HasUsage(const Engine& e, std::string_view key) {
   return r->has_value();
 }
 inline int64_t Used(const Engine& e, std::string_view key) { return UsageOf(e, key).consumed; }
+
+// The whole image of a snapshot of `e` (the snapshot closed after).
+inline std::string ImageOf(Engine& e) {
+  auto snapshot = e.StartSnapshot();
+  REQUIRE(snapshot.ok());
+  std::string image;
+  while ((*snapshot)->Next(image)) {
+  }
+  return image;
+}
 inline LimitInfo InfoOf(const Engine& e, std::string_view key) {
   auto r = e.Get(key);
   INFO("Get('" << key << "'): " << ErrorOf(r));
