@@ -46,10 +46,10 @@ struct Level {
   std::string_view key;  // a prefix of the path
   Entry* entry;          // null: no counter yet
   const Spec* spec;      // the effective definition
-  // The state to read: the entry's if it was charged under this spec's
-  // epoch, else null (fresh). A packed quota is unpacked into `scratch`.
-  const LevelState* state(LevelState& scratch) const {
-    return entry != nullptr ? entry->StateAt(spec->epoch, scratch) : nullptr;
+  // The level as it reads now: the entry's state if it was charged under
+  // this spec's epoch, else fresh.
+  LevelView View(int64_t now) const {
+    return entry != nullptr ? entry->ViewAt(*spec, now) : LevelView(*spec, nullptr, now);
   }
 };
 using Levels = absl::InlinedVector<Level, 4>;
@@ -147,24 +147,9 @@ void ResolveLevels(Engine::Impl& impl, Shard& shard, std::string_view key,
 // (pointed at the level's state after the call once it is charged: the
 // quota period it computed depends on the clock only), and its verdict.
 struct CheckedLevel {
-  CheckedLevel(const Level& l, int64_t now) : level(l), view(ViewOf(l, now)) {
+  CheckedLevel(const Level& l, int64_t now) : level(l), view(l.View(now)) {
     // A cancelled level is no longer enforced, expired or not.
     expired = !l.spec->cancelled && view.expired();
-  }
-  // Level::state() without its scratch: a packed quota goes to the view as
-  // it is (a LevelState made and dropped per level cost CONSUME 1% of its
-  // instructions).
-  static LevelView ViewOf(const Level& l, int64_t now) {
-    const uint64_t epoch = l.spec->epoch;
-    if (l.entry != nullptr) {
-      if (const internal::PackedQuota* q = l.entry->counter.packed(); q && q->epoch == epoch) {
-        return LevelView(*l.spec, internal::QuotaState{q->index, q->consumed}, now);
-      }
-      if (const internal::Counter* c = l.entry->counter.full(); c && c->epoch == epoch) {
-        return LevelView(*l.spec, &c->state, now);
-      }
-    }
-    return LevelView(*l.spec, nullptr, now);
   }
   Level level;
   LevelView view;
@@ -486,7 +471,7 @@ Result<int64_t> Engine::Refund(std::string_view key, int64_t amount) {
   }
   const Level& first = levels.front();
   if (first.key != key) return int64_t{0};
-  return LevelView(*first.spec, first.state(scratch), now).Consumed();
+  return first.View(now).Consumed();
 }
 
 Result<std::optional<UsageReport>> Engine::Usage(std::string_view key) const {
@@ -502,8 +487,7 @@ Result<std::optional<UsageReport>> Engine::Usage(std::string_view key) const {
 
   const LimitDefinition& d = spec->def;
   Level level{key, entry, spec};
-  LevelState scratch;
-  LevelView view(*spec, level.state(scratch), now);
+  const LevelView view = level.View(now);
   UsageReport r;
   r.kind = d.kind;
   r.unit = d.unit;
@@ -646,7 +630,6 @@ size_t Engine::DropIdleCounters(size_t budget) {
     Shard& shard = impl_->shards[index];
     const int64_t now = clock_->NowMs();
     size_t held = 0;
-    LevelState scratch;
     bool shard_done = shard.keys.SweepEntries(shard.idle_sweep_next, [&](const Entry& entry) {
       // Come back after the lock was let go, or next call.
       if (examined == budget || held == kPerHold) return internal::KeyTable::Sweep::kStop;
@@ -655,8 +638,7 @@ size_t Engine::DropIdleCounters(size_t budget) {
       bool idle = false;
       if (entry.own == nullptr) {
         const Spec* spec = impl_->DefaultFor(shard, entry.name(), t_scratch);
-        const LevelState* state = spec != nullptr ? entry.StateAt(spec->epoch, scratch) : nullptr;
-        idle = state == nullptr || LevelView(*spec, state, now).Fresh();
+        idle = spec == nullptr || entry.ViewAt(*spec, now).Fresh();
       }
       if (!idle) return internal::KeyTable::Sweep::kKeep;
       ++dropped;

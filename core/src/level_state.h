@@ -68,12 +68,12 @@ LevelState CopyState(const Spec& spec, const LevelState& state);  // deep
 
 
 // A read-only view of a level at one instant. `state` null: fresh. A
-// quota's state is copied (16 bytes; it may come unpacked into a caller's
-// scratch, KeyTable::SetQuota), a window's or a bucket's pointed to.
+// quota's state is copied (16 bytes: a packed counter, Entry::ViewAt, has
+// no LevelState to point to), a window's or a bucket's pointed to.
 class LevelView {
  public:
   LevelView(const Spec& spec, const LevelState* state, int64_t now_ms);
-  LevelView(const Spec& spec, const QuotaState& quota, int64_t now_ms);  // a quota's, charged
+  LevelView(const Spec& spec, const QuotaState& quota, int64_t now_ms);  // a quota's state
 
   const Spec& spec() const { return spec_; }
   bool expired() const { return now_ >= ExpiresAt(); }
