@@ -39,6 +39,7 @@ AofLog::AofLog(FsyncPolicy policy, std::shared_ptr<LogFile> file, std::uint64_t 
       file_start_lsn_(framed_lsn_),
       file_start_size_(file_size),
       zero_fill_(file_, file_size, framed_lsn_) {
+  file_path_ = file_->path();
   sync_thread_ = std::thread([this] { SyncLoop(); });
   // For top -H, perf and gdb; named here, not by the thread, so that the
   // name is there once the log is.
@@ -164,7 +165,11 @@ Status AofLog::SwitchLocked(std::uint64_t at) {
   file_ = std::move(next_->file);
   file_start_lsn_ = at;
   file_start_size_ = next_->size;
-  file_size_.store(next_->size, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(file_mu_);
+    file_path_ = file_->path();
+    file_size_.store(next_->size, std::memory_order_relaxed);
+  }
   next_.reset();
   return Status::Ok();
 }
@@ -433,8 +438,9 @@ std::optional<std::string> AofLog::WriteError() const {
   return error_text_;
 }
 
-std::uint64_t AofLog::padding() const {
-  return PaddingPast(file_size_.load(std::memory_order_relaxed));
+AofLog::CurrentFile AofLog::current_file() const {
+  std::lock_guard lock(file_mu_);
+  return CurrentFile{file_path_, file_size_.load(std::memory_order_relaxed)};
 }
 
 std::uint64_t AofLog::PaddingPast(std::uint64_t file_size) const {

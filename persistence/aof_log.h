@@ -165,8 +165,15 @@ class AofLog {
     std::uint64_t zero_fills_skipped = 0;
   };
   Stats stats() const;
-  // Stats::padding alone, without the framing lock.
-  std::uint64_t padding() const;
+  // The file the log writes now, and the bytes written to it: what
+  // INFO's aof_current_size counts for that file. Not its size on disk,
+  // which runs ahead of the zero-fill's padding count while a fill is
+  // under way (up to 17 MiB for a third of a second).
+  struct CurrentFile {
+    std::string path;
+    std::uint64_t size = 0;
+  };
+  CurrentFile current_file() const;
   // Tests: sets the fdatasync time average that SyncInline looks at.
   void TEST_SetFsyncNsAverage(std::uint64_t ns) {
     fsync_ns_avg_.store(ns, std::memory_order_relaxed);
@@ -240,6 +247,10 @@ class AofLog {
   std::atomic<std::uint64_t> fsync_ns_avg_{0};
   std::atomic<std::uint64_t> inline_fsync_max_ns_{1'000'000};
   std::atomic<std::uint64_t> file_size_{0};
+  // current_file()'s pair: file_path_, and file_size_ once a switch is
+  // over. A leaf lock, taken only at a switch and by current_file().
+  mutable std::mutex file_mu_;
+  std::string file_path_;                // GUARDED_BY(file_mu_)
 
   // One fdatasync at a time: two concurrent ones on a file could split
   // an error report between them (the kernel reports it once).

@@ -147,11 +147,22 @@ Durability::State::State(Engine& e, DurabilityOptions o)
 std::int64_t Durability::State::AofSize() const {
   std::lock_guard lock(files_mu);
   std::int64_t size = base_size;
-  for (const AofFile& incr : manifest.incrs) {
-    size += static_cast<std::int64_t>(FileSizeOr0(AofPath(incr.name)));
+  // The file the log writes counts what was written to it, not its size
+  // on disk: that takes in the space zero-filled ahead (aof_log.h), and
+  // while a fill is under way it is not yet the zero-fill's to report.
+  // (Counted from stat and the padding, INFO showed 2-17 MiB more than was
+  // written during each fill, and the auto rewrite came that much early.)
+  // The others ended at a switch, which cut their space ahead off.
+  AofLog::CurrentFile current;
+  std::string current_name;
+  if (log) {
+    current = log->current_file();
+    current_name = std::filesystem::path(current.path).filename().string();
   }
-  // Not the log's zero-filled space ahead (aof_log.h).
-  if (log) size -= static_cast<std::int64_t>(log->padding());
+  for (const AofFile& incr : manifest.incrs) {
+    size += static_cast<std::int64_t>(incr.name == current_name ? current.size
+                                                                : FileSizeOr0(AofPath(incr.name)));
+  }
   return size;
 }
 
