@@ -42,6 +42,7 @@ Result<bool> LoadIncr(const std::string& path, bool last, bool load_truncated, E
     });
   }  // unmapped before any truncation
   load.records += scan.groups;
+  if (last && scan.has_header) load.last_incr_version = scan.header.version;
   switch (scan.end) {
     case IncrScan::End::kClean:
       // The log appends after the last record (OpenIncrFile: at the file's

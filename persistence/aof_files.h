@@ -21,6 +21,8 @@ struct AofLoad {
   std::uint64_t records = 0;  // change groups replayed
   bool truncated_tail = false;
   std::string warning;
+  // The format version of the last incr file (0: no header, never written).
+  std::uint32_t last_incr_version = 0;
 };
 
 // Applies the base, then every incr file, in order. A torn tail of the

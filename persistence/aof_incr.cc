@@ -41,10 +41,11 @@ IncrScan ScanIncr(std::string_view bytes, const ApplyFn& apply) {
         return Stop(scan, IncrScan::End::kCorruption, 0, 0,
                     "not an AOF incr file (magic '" + scan.header.magic + "')");
       }
-      if (scan.header.version != kFormatVersion) {
+      if (!ReadableFormatVersion(scan.header.version)) {
         return Stop(scan, IncrScan::End::kCorruption, 0, 0,
                     "AOF format version " + std::to_string(scan.header.version) +
-                        " is not supported (this build reads version " +
+                        " is not supported (this build reads versions " +
+                        std::to_string(kOldestFormatVersion) + " to " +
                         std::to_string(kFormatVersion) + ")");
       }
       scan.has_header = true;

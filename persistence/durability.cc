@@ -92,6 +92,20 @@ Result<LoadReport> LoadAppendOnly(Durability::State& s) {
     report.records = load->records;
     report.truncated_tail = load->truncated_tail;
     report.warning = load->warning;
+    if (load->last_incr_version != 0 && load->last_incr_version < kFormatVersion) {
+      // Written by an older build: what this one appends goes to a new
+      // incr file of its own version, so that each file holds only what
+      // its header says (an older build refuses the new file by its
+      // version, rather than meeting records it cannot read).
+      const std::int64_t seq = manifest.last_incr_seq() + 1;
+      manifest.incrs.push_back(AofFile{IncrFileName(s.options.appendfilename, seq), seq});
+      auto created =
+          CreateIncrFile(s.aof_dir, manifest.incrs.back().name, s.NowMs(), s.engine.separator());
+      if (!created.ok()) return created.error();
+      if (auto r = WriteManifest(s.aof_dir, s.options.appendfilename, manifest); !r.ok()) {
+        return r.error();
+      }
+    }
   } else {
     const bool snapshot = Exists(s.snapshot_path);
     if (snapshot) {

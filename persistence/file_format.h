@@ -46,7 +46,17 @@ enum RecordType : std::uint8_t {
 
 inline constexpr std::string_view kSnapshotMagic = "LIMITERD-SNAPSHOT";
 inline constexpr std::string_view kAofMagic = "LIMITERD-AOF";
-inline constexpr std::uint32_t kFormatVersion = 1;
+// The version new files are written in, and the oldest this build reads.
+// 2: change records may write a key as a prefix it shares with the key of
+// the record before it (change_codec.h, kSharedKey); version 1 files are
+// version 2 files without such records. Loading never appends a version 2
+// record to a version 1 file (durability.cc starts a new incr file), so a
+// build that reads only version 1 refuses what it cannot read by name.
+inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kOldestFormatVersion = 1;
+[[nodiscard]] inline bool ReadableFormatVersion(std::uint32_t version) {
+  return version >= kOldestFormatVersion && version <= kFormatVersion;
+}
 // Records stay small enough to verify and apply one at a time (and far
 // below kMaxRecordPayload); larger payloads become groups.
 inline constexpr std::size_t kSplitPayload = 1u << 20;

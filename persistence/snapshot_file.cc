@@ -135,10 +135,11 @@ Result<SnapshotSummary> ReadSnapshot(std::string_view bytes, const std::string& 
       if (summary.header.magic != kSnapshotMagic) {
         return FileError(name, "not a limiterd snapshot (magic '" + summary.header.magic + "')");
       }
-      if (summary.header.version != kFormatVersion) {
+      if (!ReadableFormatVersion(summary.header.version)) {
         return FileError(name, "snapshot format version " +
                                    std::to_string(summary.header.version) +
-                                   " is not supported (this build reads version " +
+                                   " is not supported (this build reads versions " +
+                                   std::to_string(kOldestFormatVersion) + " to " +
                                    std::to_string(kFormatVersion) + ")");
       }
       ++summary.records;

@@ -1,6 +1,7 @@
 // Copyright limiterd authors.
 #include "change_codec.h"
 
+#include <algorithm>
 #include <cstring>
 #include <variant>
 
@@ -13,6 +14,23 @@ uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+// How many bytes `a` and `b` start with in common.
+size_t SharedPrefix(std::string_view a, std::string_view b) {
+  const size_t limit = std::min(a.size(), b.size());
+  // The levels of a path are views of the one key the caller gave: each
+  // a prefix of the next, no byte to compare.
+  if (a.data() == b.data()) return limit;
+  size_t i = 0;
+  for (; i + 8 <= limit; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) break;
+  }
+  while (i < limit && a[i] == b[i]) ++i;
+  return i;
+}
 
 // Writes what Reader reads. It stages bytes in a buffer on the stack and
 // appends them to `out` when the buffer fills and when it goes out of
@@ -51,15 +69,25 @@ class Writer {
     std::memcpy(p_, s.data(), s.size());
     p_ += s.size();
   }
-  // A record's head: its tag, key and spec epoch.
-  void Head(ChangeTag tag, std::string_view key, uint64_t epoch) {
-    Byte(static_cast<uint8_t>(tag));
-    Bytes(key);
+  // A record's head: its tag, key and spec epoch; the key as what it
+  // shares with `previous` (the key of the record before) and the rest
+  // when that saves bytes (a shared length costs one or two).
+  void Head(ChangeTag tag, std::string_view key, uint64_t epoch, std::string_view previous) {
+    const size_t shared = SharedPrefix(key, previous);
+    if (shared >= kMinShared) {
+      Byte(static_cast<uint8_t>(tag) | kSharedKey);
+      Varint(shared);
+      Bytes(key.substr(shared));
+    } else {
+      Byte(static_cast<uint8_t>(tag));
+      Bytes(key);
+    }
     Varint(epoch);
   }
 
  private:
   static constexpr size_t kStage = 256;
+  static constexpr size_t kMinShared = 4;
   static constexpr size_t kMaxVarint = 10;
   void Room(size_t n) {
     if (static_cast<size_t>(stage_ + kStage - p_) < n) Flush();
@@ -189,7 +217,7 @@ void EncodeDefinition(std::string& out, const LimitDefinition& definition) {
 
 void EncodeDefine(std::string& out, std::string_view key, const Spec& spec) {
   Writer w(out);
-  w.Head(ChangeTag::kDefine, key, spec.epoch);
+  w.Head(ChangeTag::kDefine, key, spec.epoch, {});
   w.Byte(spec.cancelled ? 1 : 0);
   PutDefinition(w, spec.def);
 }
@@ -203,17 +231,17 @@ void EncodeErase(std::string& out, std::string_view key) {
 void EncodeClear(std::string& out) { out.push_back(static_cast<char>(ChangeTag::kClear)); }
 
 void EncodeState(std::string& out, std::string_view key, const Spec& spec,
-                 const LevelState& state) {
+                 const LevelState& state, std::string_view previous) {
   Writer w(out);
   if (const auto* q = std::get_if<QuotaState>(&state)) {
     QuotaPeriod period = QuotaPeriodOf(spec, q->index);
-    w.Head(ChangeTag::kQuota, key, spec.epoch);
+    w.Head(ChangeTag::kQuota, key, spec.epoch, previous);
     w.Signed(period.index);
     w.Signed(period.start_ms);
     w.Signed(period.end_ms);
     w.Signed(q->consumed);
   } else if (const auto* window = std::get_if<WindowState>(&state)) {
-    w.Head(ChangeTag::kWindowRing, key, spec.epoch);
+    w.Head(ChangeTag::kWindowRing, key, spec.epoch, previous);
     w.Varint(static_cast<uint64_t>(spec.slots));
     w.Signed(window->newest_slot);
     int64_t n = window->ring ? spec.slots : 0;
@@ -221,18 +249,18 @@ void EncodeState(std::string& out, std::string_view key, const Spec& spec,
     for (int64_t i = 0; i < n; ++i) w.Signed(window->ring[static_cast<size_t>(i)]);
   } else {
     const auto& b = std::get<BucketState>(state);
-    w.Head(ChangeTag::kBucket, key, spec.epoch);
+    w.Head(ChangeTag::kBucket, key, spec.epoch, previous);
     w.Signed(static_cast<int64_t>(b.tat >> 64));
     w.Varint(static_cast<uint64_t>(b.tat));
   }
 }
 
 void EncodeCharge(std::string& out, std::string_view key, const Spec& spec,
-                  const LevelState& state) {
+                  const LevelState& state, std::string_view previous) {
   const auto* window = std::get_if<WindowState>(&state);
-  if (window == nullptr || !window->ring) return EncodeState(out, key, spec, state);
+  if (window == nullptr || !window->ring) return EncodeState(out, key, spec, state, previous);
   Writer w(out);
-  w.Head(ChangeTag::kWindowSlot, key, spec.epoch);
+  w.Head(ChangeTag::kWindowSlot, key, spec.epoch, previous);
   w.Varint(static_cast<uint64_t>(spec.slots));
   w.Signed(window->newest_slot);
   int64_t index = window->newest_slot % spec.slots;
@@ -240,19 +268,42 @@ void EncodeCharge(std::string& out, std::string_view key, const Spec& spec,
   w.Signed(window->ring[static_cast<size_t>(index)]);
 }
 
-std::optional<std::vector<Change>> DecodeChanges(std::string_view bytes, std::string* error) {
-  std::vector<Change> changes;
+std::optional<DecodedChanges> DecodeChanges(std::string_view bytes, std::string* error) {
+  DecodedChanges decoded;
+  std::vector<Change>& changes = decoded.changes;
   Reader in(bytes);
+  std::string_view previous;  // the key of the record before
   while (in.ok() && !in.done()) {
     Change c;
     uint8_t tag = in.Byte();
+    const bool shared_key = (tag & kSharedKey) != 0;
+    tag &= static_cast<uint8_t>(~kSharedKey);
     if (tag < static_cast<uint8_t>(ChangeTag::kDefine) ||
         tag > static_cast<uint8_t>(ChangeTag::kClear)) {
       in.Fail("unknown change tag");
       break;
     }
     c.tag = static_cast<ChangeTag>(tag);
-    if (c.tag != ChangeTag::kClear) c.key = in.Bytes();
+    if (shared_key) {
+      if (c.tag == ChangeTag::kClear || c.tag == ChangeTag::kErase) {
+        in.Fail("a shared key on a record without an epoch");
+        break;
+      }
+      const uint64_t shared = in.Varint();
+      const std::string_view rest = in.Bytes();
+      if (!in.ok()) break;
+      if (shared > previous.size()) {
+        in.Fail("a key shares more than the key before it has");
+        break;
+      }
+      auto& block = decoded.keys.emplace_back(new char[shared + rest.size()]);
+      std::memcpy(block.get(), previous.data(), shared);
+      if (!rest.empty()) std::memcpy(block.get() + shared, rest.data(), rest.size());
+      c.key = std::string_view(block.get(), shared + rest.size());
+    } else if (c.tag != ChangeTag::kClear) {
+      c.key = in.Bytes();
+    }
+    previous = c.key;  // none after a kClear
     if (c.tag != ChangeTag::kClear && c.tag != ChangeTag::kErase) c.epoch = in.Varint();
     switch (c.tag) {
       case ChangeTag::kDefine: {
@@ -304,7 +355,7 @@ std::optional<std::vector<Change>> DecodeChanges(std::string_view bytes, std::st
     if (error != nullptr) *error = in.error();
     return std::nullopt;
   }
-  return changes;
+  return decoded;
 }
 
 }  // namespace limiterd::internal

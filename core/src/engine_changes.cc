@@ -219,11 +219,11 @@ void ReserveForDefinitions(Engine::Impl& impl, const std::vector<Change>& change
 
 Result<bool> Engine::ApplyChanges(std::string_view bytes) {
   std::string error;
-  auto changes = internal::DecodeChanges(bytes, &error);
-  if (!changes) return InvalidArgument(error);
-  ReserveForDefinitions(*impl_, *changes);
+  auto decoded = internal::DecodeChanges(bytes, &error);
+  if (!decoded) return InvalidArgument(error);
+  ReserveForDefinitions(*impl_, decoded->changes);
   InternCache intern(*impl_);
-  for (const Change& c : *changes) {
+  for (const Change& c : decoded->changes) {
     if (c.tag == ChangeTag::kClear) {
       ShardLocks locks(*impl_, ShardLocks::All{});
       if (!locks.ok()) return NotInSectionError();

@@ -357,6 +357,68 @@ TEST_CASE("changes: malformed records are refused and change nothing", "[changes
   REQUIRE(r.error().message.find("unknown change tag at byte 1") != std::string::npos);
 }
 
+TEST_CASE("changes: a path's levels write each key as what it shares with the one before",
+          "[changes]") {
+  AdjustableClock clock(T0);
+  Recorder recorder;
+  Engine live(EngineOptions{"/", &clock});
+  const std::string org = "org:acme", project = org + "/project:web",
+                    user = project + "/user:42";
+  live.SetChangeSink(&recorder);
+  REQUIRE(*live.Set(org, Quota(1000, Monthly())));
+  REQUIRE(*live.Set(project, Quota(500, Monthly())));
+  REQUIRE(*live.Set(user, Quota(100, Monthly())));
+  const std::vector<std::string> definitions = recorder.Take();
+  REQUIRE(live.Consume(user, 7)->allowed);
+  REQUIRE(*live.Refund(user, 2) == 5);
+  std::vector<std::string> records = recorder.Take();
+  REQUIRE(records.size() == 2);
+  for (const std::string& r : records) {
+    INFO("record of " << r.size() << " bytes");
+    // The leaf comes first, whole; its ancestors are its prefixes, a
+    // shared length and an empty rest each. Three whole keys and their
+    // states took 107 bytes here.
+    CHECK(r.find(user) != std::string::npos);
+    CHECK(r.find(org, r.find(org) + 1) == std::string::npos);
+    CHECK(r.size() < user.size() + 3 * 20);
+  }
+  // Both records in one group (as a MULTI/EXEC writes them): the second
+  // one's first key is written whole, not against the first's last.
+  Engine replica(EngineOptions{"/", &clock});
+  for (const std::string& r : definitions) REQUIRE(replica.ApplyChanges(r).ok());
+  REQUIRE(replica.ApplyChanges(records[0] + records[1]).ok());
+  RequireSameState(live, replica, clock);
+
+  SECTION("a shared key with no key before it, or sharing more than it has, is refused") {
+    // The second record starts with its tag and kSharedKey, the length
+    // the project's key shares with the user's, and an empty rest.
+    const std::string second{static_cast<char>(0x80 | 3), static_cast<char>(project.size()), 0};
+    const size_t at = records[0].find(second);
+    REQUIRE(at != std::string::npos);
+    Engine target(EngineOptions{"/", &clock});
+    auto alone = target.ApplyChanges(std::string_view(records[0]).substr(at));
+    REQUIRE_FALSE(alone.ok());
+    CHECK(alone.error().message.find("a key shares more than the key before it has at byte") !=
+          std::string::npos);
+    std::string longer = records[0];
+    longer[at + 1] = static_cast<char>(user.size() + 1);
+    auto too_long = target.ApplyChanges(longer);
+    REQUIRE_FALSE(too_long.ok());
+    CHECK(too_long.error().message.find("a key shares more than the key before it has") !=
+          std::string::npos);
+    CHECK(target.Size() == 0);
+  }
+  SECTION("a shared key on an erase or a clear is refused") {
+    for (char tag : {'\x82', '\x87'}) {
+      Engine target(EngineOptions{"/", &clock});
+      auto r = target.ApplyChanges(records[0] + std::string{tag, 1, 0});
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().message.find("a shared key on a record without an epoch") != std::string::npos);
+      CHECK(target.Size() == 0);
+    }
+  }
+}
+
 TEST_CASE("changes: a counting sink gets one empty record per changing call", "[changes]") {
   class Counter final : public ChangeSink {
    public:

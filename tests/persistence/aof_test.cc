@@ -20,6 +20,30 @@ std::vector<uint64_t> RecordOffsets(const std::string& bytes) {
   return offsets;
 }
 
+// Rewrites the header of a limiterd file to say `version`; the records
+// after it stay as they are.
+void SetFormatVersion(const std::string& path, uint32_t version) {
+  const std::string bytes = ReadFile(path);
+  RecordReader reader(bytes);
+  Record first;
+  REQUIRE(reader.Next(&first));
+  REQUIRE(first.type == kFileHeader);
+  FileHeader header;
+  std::string error;
+  REQUIRE(DecodeFileHeader(first.payload, &header, &error));
+  header.version = version;
+  std::string out;
+  REQUIRE(AppendRecord(out, kFileHeader, EncodeFileHeader(header)));
+  out.append(bytes, first.offset + kRecordHeaderSize + first.payload.size());
+  WriteFile(path, out);
+}
+
+uint32_t FormatVersionOf(const std::string& path) {
+  FileHeader header;
+  REQUIRE(PeekFileHeader(ReadFile(path), &header));
+  return header.version;
+}
+
 Result<LoadReport> LoadInto(Engine& e, const std::string& dir, bool load_truncated = true) {
   DurabilityOptions o = Options(dir, true);
   o.aof_load_truncated = load_truncated;
@@ -289,6 +313,74 @@ TEST_CASE("aof: appendonly yes over a snapshot makes it the base", "[aof]") {
   CHECK(report->source == "aof");
   CHECK(report->keys > 100);
   CHECK(Dump(e) == Dump(original));
+}
+
+TEST_CASE("aof: version 1 files load, and what follows goes to a new version 2 incr file",
+          "[aof]") {
+  // Version 1 is version 2 without shared keys, which only a path of more
+  // than one level writes: single-level keys make version 1 files.
+  TempDir dir;
+  AdjustableClock clock(kT0);
+  Engine original(EngineOptions{"/", &clock});
+  auto single_level = [](Engine& e, int from, int to) {
+    for (int i = from; i < to; ++i) {
+      const std::string key = "k" + std::to_string(i);
+      REQUIRE(*e.Set(key, Quota(100)));
+      REQUIRE(e.Consume(key, 1 + i % 7)->allowed);
+    }
+  };
+  {
+    Durability d(original, Options(dir.path(), false));
+    REQUIRE(d.Load().ok());
+    single_level(original, 0, 50);
+    REQUIRE(d.Save().ok());
+  }
+  {
+    Durability d(original, Options(dir.path(), true));
+    REQUIRE(d.Load().ok());  // the snapshot becomes the base
+    single_level(original, 50, 80);
+  }
+  SetFormatVersion(dir.base(1), 1);
+  SetFormatVersion(dir.incr(1), 1);
+  const std::string version1_incr = ReadFile(dir.incr(1));
+  REQUIRE(*original.Set("org:a", Quota(1000)));
+  REQUIRE(*original.Set("org:a/p:1", Quota(1000)));
+  REQUIRE(*original.Set("org:a/p:1/u:1", Quota(1000)));
+  {
+    Engine e(EngineOptions{"/", &clock});
+    Durability d(e, Options(dir.path(), true));
+    auto report = d.Load();
+    REQUIRE(report.ok());
+    CHECK(report->source == "aof");
+    CHECK(e.Size() == 80);
+    CHECK(ReadFile(dir.manifest()) ==
+          "file appendonly.aof.1.base.snap seq 1 type b\n"
+          "file appendonly.aof.1.incr.aof seq 1 type i\n"
+          "file appendonly.aof.2.incr.aof seq 2 type i\n");
+    CHECK(FormatVersionOf(dir.incr(2)) == kFormatVersion);
+    // A three-level path: its records share their keys' prefixes.
+    REQUIRE(*e.Set("org:a", Quota(1000)));
+    REQUIRE(*e.Set("org:a/p:1", Quota(1000)));
+    REQUIRE(*e.Set("org:a/p:1/u:1", Quota(1000)));
+    for (Engine* engine : {&e, &original}) {
+      REQUIRE(engine->Consume("org:a/p:1/u:1", 5)->allowed);
+      REQUIRE(engine->Consume("k3", 1)->allowed);
+    }
+    CHECK(Dump(e) == Dump(original));
+  }
+  CHECK(ReadFile(dir.incr(1)) == version1_incr);  // untouched, still version 1
+  CHECK(FormatVersionOf(dir.incr(1)) == 1);
+  CHECK(FormatVersionOf(dir.base(1)) == 1);
+  Engine e(EngineOptions{"/", &clock});
+  auto report = LoadInto(e, dir.path());
+  REQUIRE(report.ok());
+  CHECK(Dump(e) == Dump(original));
+  CHECK(e.Usage("org:a/p:1")->value().consumed == 5);
+  // Loaded again, the last file is of this version: no new one.
+  CHECK(Contains(ReadFile(dir.manifest()), "seq 2 type i\n"));
+  CHECK_FALSE(Contains(ReadFile(dir.manifest()), "seq 3"));
+  std::string out;
+  CHECK(CheckAof(dir.manifest(), false, out) == 0);
 }
 
 TEST_CASE("aof: a file the manifest lists is missing", "[aof]") {

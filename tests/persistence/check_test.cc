@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "aof_files.h"
+#include "file_format.h"
 #include "persistence_test_util.h"
 
 using namespace pt;  // NOLINT
@@ -39,7 +40,7 @@ TEST_CASE("check: a valid AOF, by its manifest, incr file or base", "[check]") {
   CHECK(CheckAof(dir.incr(2), false, out) == 0);
   out.clear();
   CHECK(CheckAof(dir.base(1), false, out) == 0);
-  CHECK(Contains(out, "snapshot format version 1"));
+  CHECK(Contains(out, "snapshot format version " + std::to_string(kFormatVersion)));
   out.clear();
   CHECK(CheckAof(dir.path() + "/nothing.aof", false, out) == 1);
   CHECK(Contains(out, "No such file"));

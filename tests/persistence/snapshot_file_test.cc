@@ -166,13 +166,16 @@ TEST_CASE("snapshot: an incomplete or damaged file is refused with its offset", 
     REQUIRE_FALSE(r.ok());
     CHECK(Contains(r.error().message, "after the end record"));
   }
-  SECTION("another format version") {
-    std::string bad;
-    FileHeader header{std::string(kSnapshotMagic), kFormatVersion + 1, kT0, "/"};
-    (void)AppendRecord(bad, kFileHeader, EncodeFileHeader(header));
-    auto r = load(bad);
-    REQUIRE_FALSE(r.ok());
-    CHECK(Contains(r.error().message, "version 2 is not supported"));
+  SECTION("a newer format version, or one older than the oldest read") {
+    for (uint32_t version : {kFormatVersion + 1, kOldestFormatVersion - 1}) {
+      std::string bad;
+      FileHeader header{std::string(kSnapshotMagic), version, kT0, "/"};
+      (void)AppendRecord(bad, kFileHeader, EncodeFileHeader(header));
+      auto r = load(bad);
+      REQUIRE_FALSE(r.ok());
+      CHECK(Contains(r.error().message, "version " + std::to_string(version) +
+                                            " is not supported (this build reads versions 1 to 2)"));
+    }
   }
   SECTION("an AOF incr file is not a snapshot") {
     auto r = load(FramedFileHeader(kAofMagic, kT0, "/"));
