@@ -70,6 +70,17 @@ Result<Manifest> CreateAof(Durability::State& s, bool with_base) {
   return manifest;
 }
 
+// Lists a new, empty incr file after the last one in `manifest`, and
+// writes the manifest: start-up's, before the log opens the last file.
+Result<bool> StartIncrFile(Durability::State& s, Manifest& manifest) {
+  const std::int64_t seq = manifest.last_incr_seq() + 1;
+  manifest.incrs.push_back(AofFile{IncrFileName(s.options.appendfilename, seq), seq});
+  auto created =
+      CreateIncrFile(s.aof_dir, manifest.incrs.back().name, s.NowMs(), s.engine.separator());
+  if (!created.ok()) return created.error();
+  return WriteManifest(s.aof_dir, s.options.appendfilename, manifest);
+}
+
 Result<LoadReport> LoadAppendOnly(Durability::State& s) {
   LoadReport report;
   if (!ValidAofFileName(s.options.appendfilename)) {
@@ -97,14 +108,7 @@ Result<LoadReport> LoadAppendOnly(Durability::State& s) {
       // incr file of its own version, so that each file holds only what
       // its header says (an older build refuses the new file by its
       // version, rather than meeting records it cannot read).
-      const std::int64_t seq = manifest.last_incr_seq() + 1;
-      manifest.incrs.push_back(AofFile{IncrFileName(s.options.appendfilename, seq), seq});
-      auto created =
-          CreateIncrFile(s.aof_dir, manifest.incrs.back().name, s.NowMs(), s.engine.separator());
-      if (!created.ok()) return created.error();
-      if (auto r = WriteManifest(s.aof_dir, s.options.appendfilename, manifest); !r.ok()) {
-        return r.error();
-      }
+      if (auto r = StartIncrFile(s, manifest); !r.ok()) return r.error();
     }
   } else {
     const bool snapshot = Exists(s.snapshot_path);
@@ -120,14 +124,7 @@ Result<LoadReport> LoadAppendOnly(Durability::State& s) {
   }
   if (manifest.incrs.empty()) {
     // A base alone (written by hand, or another tool): start an incr file.
-    const std::int64_t seq = 1;
-    manifest.incrs.push_back(AofFile{IncrFileName(s.options.appendfilename, seq), seq});
-    auto created =
-        CreateIncrFile(s.aof_dir, manifest.incrs.back().name, s.NowMs(), s.engine.separator());
-    if (!created.ok()) return created.error();
-    if (auto r = WriteManifest(s.aof_dir, s.options.appendfilename, manifest); !r.ok()) {
-      return r.error();
-    }
+    if (auto r = StartIncrFile(s, manifest); !r.ok()) return r.error();
   }
   auto incr = OpenIncrFile(s.AofPath(manifest.incrs.back().name), s.NowMs(), s.engine.separator());
   if (!incr.ok()) return incr.error();
