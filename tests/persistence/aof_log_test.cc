@@ -468,15 +468,23 @@ uint64_t AofBytesOnDisk(const std::string& dir) {
   return total;
 }
 
+// A fresh AOF under `policy`, loaded, with the quota "k" set.
+struct AofWithK {
+  explicit AofWithK(FsyncPolicy policy) : d(e, Options(dir.path(), true, policy)) {
+    REQUIRE(d.Load().ok());
+    REQUIRE(*e.Set("k", Quota(1'000'000)));
+  }
+  TempDir dir;
+  AdjustableClock clock{kT0};
+  Engine e{EngineOptions{"/", &clock}};
+  Durability d;
+};
+
 }  // namespace
 
 TEST_CASE("log: appendfsync always writes into space zero-filled ahead", "[aof][log]") {
-  TempDir dir;
-  AdjustableClock clock(kT0);
-  Engine e(EngineOptions{"/", &clock});
-  Durability d(e, Options(dir.path(), true, FsyncPolicy::kAlways));
-  REQUIRE(d.Load().ok());
-  REQUIRE(*e.Set("k", Quota(1'000'000)));
+  AofWithK aof(FsyncPolicy::kAlways);
+  auto& [dir, clock, e, d] = aof;
   ConsumeDurably(e, d, 50);
   REQUIRE(ZeroFilledAhead(d) > 0);
   const std::string incr = dir.path() + "/appendonlydir/appendonly.aof.1.incr.aof";
@@ -525,12 +533,8 @@ TEST_CASE("log: aof_current_size counts what was written, also while a fill runs
   // MiB in all) and reports its space ahead only once done: the file's
   // size on disk is then neither what was written nor that plus
   // aof_zero_filled_ahead. The auto rewrite reads aof_current_size.
-  TempDir dir;
-  AdjustableClock clock(kT0);
-  Engine e(EngineOptions{"/", &clock});
-  Durability d(e, Options(dir.path(), true, FsyncPolicy::kAlways));
-  REQUIRE(d.Load().ok());
-  REQUIRE(*e.Set("k", Quota(1'000'000)));
+  AofWithK aof(FsyncPolicy::kAlways);
+  auto& [dir, clock, e, d] = aof;
   const std::string incr = dir.path() + "/appendonlydir/appendonly.aof.1.incr.aof";
   int checked = 0;
   int during_fill = 0;
@@ -555,12 +559,8 @@ TEST_CASE("log: aof_current_size counts what was written, also while a fill runs
 TEST_CASE("log: appendfsync everysec and no append, with no space ahead", "[aof][log]") {
   for (FsyncPolicy policy : {FsyncPolicy::kEverySec, FsyncPolicy::kNo}) {
     INFO("policy " << static_cast<int>(policy));
-    TempDir dir;
-    AdjustableClock clock(kT0);
-    Engine e(EngineOptions{"/", &clock});
-    Durability d(e, Options(dir.path(), true, policy));
-    REQUIRE(d.Load().ok());
-    REQUIRE(*e.Set("k", Quota(1'000'000)));
+    AofWithK aof(policy);
+    auto& [dir, clock, e, d] = aof;
     ConsumeDurably(e, d, 50);
     const std::string bytes = ReadFile(dir.path() + "/appendonlydir/appendonly.aof.1.incr.aof");
     IncrScan scan = ScanIncr(bytes, nullptr);
