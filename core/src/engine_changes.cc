@@ -139,20 +139,25 @@ uint64_t Engine::Impl::EncodeShard(const Shard& shard_in, std::string& out) cons
   auto& shard = const_cast<Shard&>(shard_in);  // DefaultFor's lookup only reads
   auto& self = const_cast<Engine::Impl&>(*this);
   // Definitions first, so every state follows the spec it was charged
-  // under when the image is applied.
-  shard.keys.ForEach([&](const Entry& entry) {
-    if (entry.own != nullptr) internal::EncodeDefine(out, entry.name(), *entry.own);
-  });
+  // under when the image is applied; in one pass over the entries, the
+  // states into a buffer of their own: a rewrite's cut makes the io
+  // threads encode most shards themselves, all clients waiting, and a
+  // second pass took each entry's cache misses again.
+  thread_local std::string t_states;
+  t_states.clear();
   internal::LevelState scratch;  // a packed quota's state, unpacked
   shard.keys.ForEach([&](const Entry& entry) {
+    if (entry.own != nullptr) internal::EncodeDefine(out, entry.name(), *entry.own);
     const internal::Spec* spec = EffectiveSpecOf(self, shard, entry.name(), entry);
     // A state of another epoch (or none: never charged) reads as fresh: it
     // is left out, and a materialized counter with nothing else is dropped
     // (SPEC: allowed).
     const internal::LevelState* state =
         spec == nullptr ? nullptr : entry.StateAt(spec->epoch, scratch);
-    if (state != nullptr) internal::EncodeState(out, entry.name(), *spec, *state);
+    if (state != nullptr) internal::EncodeState(t_states, entry.name(), *spec, *state);
   });
+  out.append(t_states);
+  if (t_states.capacity() > (1u << 20)) std::string().swap(t_states);  // one huge shard
   return shard.keys.size();
 }
 
