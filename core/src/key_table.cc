@@ -168,7 +168,7 @@ void KeyTable::KeepQuota(Entry& entry, uint64_t epoch, QuotaState state) {
     q = new PackedQuota();  // an inline key's: a block of its own
     entry.counter.set(q);
   }
-  *q = PackedQuota{static_cast<uint32_t>(epoch), static_cast<int32_t>(state.index), state.consumed};
+  *q = PackedQuota::Of(epoch, state);
 }
 
 void KeyTable::SetState(Entry& entry, uint64_t epoch, LevelState&& state) {

@@ -117,6 +117,11 @@ struct PackedQuota {
   static bool Fits(uint64_t epoch, const QuotaState& q) {
     return epoch <= UINT32_MAX && q.index >= INT32_MIN && q.index <= INT32_MAX;
   }
+  // Packed and unpacked: `Of` only for a state that Fits.
+  static PackedQuota Of(uint64_t epoch, const QuotaState& q) {
+    return PackedQuota{static_cast<uint32_t>(epoch), static_cast<int32_t>(q.index), q.consumed};
+  }
+  QuotaState state() const { return QuotaState{index, consumed}; }
 };
 static_assert(sizeof(PackedQuota) == 16);
 
@@ -170,7 +175,7 @@ struct Entry {
       return LevelView(spec, &c->state, now_ms);
     }
     if (const PackedQuota* q = counter.packed(); q != nullptr && q->epoch == spec.epoch) {
-      return LevelView(spec, QuotaState{q->index, q->consumed}, now_ms);
+      return LevelView(spec, q->state(), now_ms);
     }
     return LevelView(spec, nullptr, now_ms);
   }
@@ -182,7 +187,7 @@ struct Entry {
     if (const Counter* c = counter.full()) return c->epoch == epoch ? &c->state : nullptr;
     const PackedQuota* q = counter.packed();
     if (q == nullptr || q->epoch != epoch) return nullptr;
-    scratch = QuotaState{q->index, q->consumed};
+    scratch = q->state();
     return &scratch;
   }
   LevelState* StateAt(uint64_t epoch, LevelState& scratch) {
@@ -240,8 +245,7 @@ class KeyTable {
   void SetState(Entry& entry, uint64_t epoch, LevelState&& state);
   void SetQuota(Entry& entry, uint64_t epoch, QuotaState state) {
     if (PackedQuota* q = entry.counter.packed(); q != nullptr && PackedQuota::Fits(epoch, state)) {
-      *q = PackedQuota{static_cast<uint32_t>(epoch), static_cast<int32_t>(state.index),
-                       state.consumed};
+      *q = PackedQuota::Of(epoch, state);
       return;
     }
     KeepQuota(entry, epoch, state);
