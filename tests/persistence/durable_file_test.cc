@@ -176,6 +176,39 @@ TEST_CASE("TruncateFile cuts a file and reports a missing one", "[durable]") {
   CHECK(Contains(s.message(), dir / "missing"));
 }
 
+TEST_CASE("RemoveGradually cuts a file to nothing, then unlinks it", "[durable]") {
+  TempDir dir;
+  const std::string path = dir / "appendonly.aof.1.incr.aof";
+  const std::string big((9 << 20) + 123, 'x');  // three cuts, the last a short one
+  WritePlain(path, big);
+  // A second name for the same inode shows what became of its blocks: a
+  // plain unlink would leave them all to it.
+  const std::string other = dir / "other-name";
+  REQUIRE(::link(path.c_str(), other.c_str()) == 0);
+  REQUIRE(lp::RemoveGradually(path).ok());
+  CHECK_FALSE(fs::exists(path));
+  CHECK(fs::file_size(other) == 0);
+
+  // Gone already (or never there): nothing to do, no error.
+  CHECK(lp::RemoveGradually(path).ok());
+  CHECK(lp::RemoveGradually(dir / "no-such-dir/file").ok());
+  // A small file, and an empty one.
+  WritePlain(path, "abc");
+  CHECK(lp::RemoveGradually(path).ok());
+  CHECK_FALSE(fs::exists(path));
+  WritePlain(path, "");
+  CHECK(lp::RemoveGradually(path).ok());
+  CHECK_FALSE(fs::exists(path));
+
+  // Not a file: refused by unlink, with its name in the message; kept.
+  const std::string subdir = dir / "subdir";
+  fs::create_directory(subdir);
+  const lp::Status s = lp::RemoveGradually(subdir);
+  CHECK_FALSE(s.ok());
+  CHECK(Contains(s.message(), "unlink " + subdir));
+  CHECK(fs::is_directory(subdir));
+}
+
 TEST_CASE("ReadWholeFile reports a missing file", "[durable]") {
   TempDir dir;
   std::string out = "unchanged";
