@@ -40,11 +40,20 @@ struct alignas(64) Shard {  // a cache line of its own: no false sharing
   uint32_t idle_sweep_next = 0;                  // guarded by mu
 };
 
+// One shard's image: its definitions, then its states (so that every state
+// follows the spec it was charged under when the image is applied). Two
+// strings, because they are encoded in one pass over the entries and the
+// reader, not the thread that captured them, puts them together.
+struct ShardImage {
+  std::string definitions;
+  std::string states;
+  uint64_t entries = 0;
+};
+
 // An open snapshot's shard images, each written once under its shard's
 // lock (by whoever locked it first after the cut) and taken by the reader.
 struct SnapshotCapture {
-  std::vector<std::string> images;  // [shard]; guarded by that shard's mu
-  std::vector<uint64_t> entries;    // [shard]; likewise
+  std::vector<ShardImage> images;  // [shard]; guarded by that shard's mu
 };
 
 }  // namespace internal
@@ -85,8 +94,8 @@ struct Engine::Impl {
     if (shard.capture_pending) [[unlikely]] CaptureShard(index);
   }
   void CaptureShard(uint32_t index);  // caller holds the shard's lock
-  // Encodes every entry of `shard` as change records; returns how many.
-  uint64_t EncodeShard(const internal::Shard& shard, std::string& out) const;
+  // Every entry of `shard` as change records.
+  internal::ShardImage EncodeShard(const internal::Shard& shard) const;
 
   // LIMIT.DEL of one key: its entry, and for a default the counters that
   // followed it. True if the key had an entry. Caller holds its shard's

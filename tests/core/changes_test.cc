@@ -277,6 +277,40 @@ TEST_CASE("changes: a snapshot is the state at its cut", "[changes][snapshot]") 
   REQUIRE(live.StartSnapshot().ok());  // closed: another may start
 }
 
+TEST_CASE("changes: a snapshot of counters under many defaults in one shard",
+          "[changes][snapshot]") {
+  // One org, so one shard; more projects than the encoder remembers
+  // parents (16), each with a default of its own, their users charged in
+  // an interleaved order: every counter must be written under its own
+  // project's default, whatever came before it.
+  AdjustableClock clock(T0);
+  Engine live(EngineOptions{"/", &clock, 4});
+  std::mt19937_64 rng(7);
+  constexpr int kProjects = 40;
+  for (int p = 0; p < kProjects; ++p) {
+    const std::string project = "org:a/project:" + std::to_string(p);
+    LimitDefinition d = p % 3 == 0 ? Window(1000 + p, kMinute) : Quota(1000 + p);
+    if (p % 5 == 0) d = Bucket(100 + p, kSecond, 200 + p);
+    REQUIRE(*live.Set(project + "/*", d));
+    if (p % 4 == 0) REQUIRE(*live.Set(project, Quota(5000)));
+  }
+  for (int i = 0; i < 3000; ++i) {
+    const int p = static_cast<int>(rng() % kProjects);
+    const std::string user = "org:a/project:" + std::to_string(p) + "/user:" +
+                             std::to_string(rng() % 25);
+    REQUIRE(live.Consume(user, 1 + static_cast<int64_t>(rng() % 3)).ok());
+  }
+  auto snapshot = live.StartSnapshot();
+  REQUIRE(snapshot.ok());
+  std::string image;
+  while ((*snapshot)->Next(image)) {
+  }
+  Engine restored(EngineOptions{"/", &clock, 16});
+  REQUIRE(restored.ApplyChanges(image).ok());
+  REQUIRE(AllKeys(restored).size() == AllKeys(live).size());
+  RequireSameState(live, restored, clock);
+}
+
 TEST_CASE("changes: snapshot + later records while threads consume", "[changes][snapshot]") {
   AdjustableClock clock(T0);
   Recorder recorder;
