@@ -66,8 +66,12 @@ class DefaultsSeen {
 };
 
 // A quota's state record of a 60-byte key takes 80-90 bytes: room made for
-// this many a key fits most shards' states without growing.
+// this many a key fits most shards' states without growing. At most
+// kStateRoomMax up front: past it the doublings cost little against the
+// encoding, and a shard of limits set but never charged (no states) must
+// not hold megabytes while the snapshot is open.
 constexpr size_t kStateBytesGuess = 96;
+constexpr size_t kStateRoomMax = 1u << 20;
 
 Error NotInSectionError() {
   return Error{ErrorCode::kNotInSection, "key outside the current atomic section"};
@@ -183,7 +187,7 @@ internal::ShardImage Engine::Impl::EncodeShard(const Shard& shard_in) const {
   // first: growing the string by doubling copied it over and over.
   internal::ShardImage image;
   image.entries = shard.keys.size();
-  image.states.reserve(image.entries * kStateBytesGuess);
+  image.states.reserve(std::min<size_t>(image.entries * kStateBytesGuess, kStateRoomMax));
   internal::LevelState scratch;  // a packed quota's state, unpacked
   DefaultsSeen defaults;
   shard.keys.ForEach([&](const Entry& entry) {
@@ -202,6 +206,8 @@ internal::ShardImage Engine::Impl::EncodeShard(const Shard& shard_in) const {
         spec == nullptr ? nullptr : entry.StateAt(spec->epoch, scratch);
     if (state != nullptr) internal::EncodeState(image.states, entry.name(), *spec, *state);
   });
+  // Most of the shard never charged: the room goes back (copying little).
+  if (image.states.capacity() > 2 * image.states.size() + 4096) image.states.shrink_to_fit();
   return image;
 }
 

@@ -200,7 +200,9 @@ TEST_CASE("RemoveGradually cuts a file to nothing, then unlinks it", "[durable]"
   CHECK(lp::RemoveGradually(path).ok());
   CHECK_FALSE(fs::exists(path));
 
-  // Not a file: refused by unlink, with its name in the message; kept.
+  // Cannot be cut (opened read-only by everyone, as root too: a
+  // directory's name), or not a file: refused by unlink, with its name in
+  // the message; kept.
   const std::string subdir = dir / "subdir";
   fs::create_directory(subdir);
   const lp::Status s = lp::RemoveGradually(subdir);
