@@ -53,7 +53,7 @@ class DefaultsSeen {
   // Siblings differ at the end ("project:3" / "project:4"): compared
   // from there.
   static bool SameKey(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && !a.empty() && a.back() == b.back() && a == b;
+    return a.size() == b.size() && (a.empty() || a.back() == b.back()) && a == b;
   }
   static constexpr size_t kSlots = 16;
   struct Slot {
@@ -179,8 +179,7 @@ class EngineSnapshotReader final : public SnapshotReader {
 }  // namespace
 
 internal::ShardImage Engine::Impl::EncodeShard(const Shard& shard_in) const {
-  auto& shard = const_cast<Shard&>(shard_in);  // DefaultFor's lookup only reads
-  auto& self = const_cast<Engine::Impl&>(*this);
+  auto& shard = const_cast<Shard&>(shard_in);  // DefaultUnder's lookup only reads
   // One pass over the entries (a rewrite's cut makes the io threads encode
   // most shards themselves, all clients waiting, and a second pass took
   // each entry's cache misses again), with room for every state made
@@ -195,9 +194,7 @@ internal::ShardImage Engine::Impl::EncodeShard(const Shard& shard_in) const {
     const internal::Spec* spec = entry.own;
     if (spec == nullptr) {
       const std::string_view parent = Parent(entry.name());
-      spec = parent.empty() ? shard.top_default.get() : defaults.Find(parent, [&] {
-        return self.DefaultFor(shard, entry.name(), t_default_key);
-      });
+      spec = defaults.Find(parent, [&] { return DefaultUnder(shard, parent, t_default_key); });
     }
     // A state of another epoch (or none: never charged) reads as fresh: it
     // is left out, and a materialized counter with nothing else is dropped

@@ -85,9 +85,8 @@ std::string_view Engine::Impl::Parent(std::string_view key) const {
   return pos == std::string_view::npos ? std::string_view() : key.substr(0, pos);
 }
 
-const internal::Spec* Engine::Impl::DefaultFor(internal::Shard& shard, std::string_view key,
-                                               std::string& scratch) const {
-  std::string_view parent = Parent(key);
+const internal::Spec* Engine::Impl::DefaultUnder(internal::Shard& shard, std::string_view parent,
+                                                 std::string& scratch) const {
   if (parent.empty()) return shard.top_default.get();
   scratch.assign(parent);
   scratch.append(separator);

@@ -84,7 +84,12 @@ struct Engine::Impl {
   // parent/* or, for a top-level key, "*". Null if none. `scratch` holds
   // the looked-up key's bytes.
   const internal::Spec* DefaultFor(internal::Shard& shard, std::string_view key,
-                                   std::string& scratch) const;
+                                   std::string& scratch) const {
+    return DefaultUnder(shard, Parent(key), scratch);
+  }
+  // The same, by the key's parent (empty: a top-level key's).
+  const internal::Spec* DefaultUnder(internal::Shard& shard, std::string_view parent,
+                                     std::string& scratch) const;
 
   // Every lock of a shard goes through here (ShardLocks, AtomicSection),
   // so an open snapshot captures a shard before anyone can change it.
