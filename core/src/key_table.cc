@@ -128,9 +128,7 @@ void KeyTable::PrefetchKey(uint32_t id) const {
   if (id >= next_unused_) return;
   const StoredKey& key = At(id).key;
   if (key.inline_key() || key.vacant()) return;
-  const char* block = static_cast<const char*>(key.HeapBlock());
-  __builtin_prefetch(block);
-  __builtin_prefetch(block + 64);  // an 80-byte key's block is 128 bytes
+  PrefetchHeapKey(key);
 }
 
 void Entry::DropCounter() {
