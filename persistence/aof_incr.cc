@@ -43,10 +43,7 @@ IncrScan ScanIncr(std::string_view bytes, const ApplyFn& apply) {
       }
       if (!ReadableFormatVersion(scan.header.version)) {
         return Stop(scan, IncrScan::End::kCorruption, 0, 0,
-                    "AOF format version " + std::to_string(scan.header.version) +
-                        " is not supported (this build reads versions " +
-                        std::to_string(kOldestFormatVersion) + " to " +
-                        std::to_string(kFormatVersion) + ")");
+                    UnreadableVersionMessage("AOF", scan.header.version));
       }
       scan.has_header = true;
       good = reader.valid_bytes();

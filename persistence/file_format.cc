@@ -97,4 +97,10 @@ GroupAssembler::Step GroupAssembler::Add(const Record& record, std::string_view*
   return Step::kComplete;
 }
 
+std::string UnreadableVersionMessage(std::string_view kind, std::uint32_t version) {
+  return std::string(kind) + " format version " + std::to_string(version) +
+         " is not supported (this build reads versions " + std::to_string(kOldestFormatVersion) +
+         " to " + std::to_string(kFormatVersion) + ")";
+}
+
 }  // namespace limiterd::persistence

@@ -57,6 +57,10 @@ inline constexpr std::uint32_t kOldestFormatVersion = 1;
 [[nodiscard]] inline bool ReadableFormatVersion(std::uint32_t version) {
   return version >= kOldestFormatVersion && version <= kFormatVersion;
 }
+// What a reader says of a `kind` ("AOF", "snapshot") file whose version is
+// not ReadableFormatVersion: "<kind> format version 3 is not supported
+// (this build reads versions 1 to 2)".
+std::string UnreadableVersionMessage(std::string_view kind, std::uint32_t version);
 // Records stay small enough to verify and apply one at a time (and far
 // below kMaxRecordPayload); larger payloads become groups.
 inline constexpr std::size_t kSplitPayload = 1u << 20;

@@ -136,11 +136,7 @@ Result<SnapshotSummary> ReadSnapshot(std::string_view bytes, const std::string& 
         return FileError(name, "not a limiterd snapshot (magic '" + summary.header.magic + "')");
       }
       if (!ReadableFormatVersion(summary.header.version)) {
-        return FileError(name, "snapshot format version " +
-                                   std::to_string(summary.header.version) +
-                                   " is not supported (this build reads versions " +
-                                   std::to_string(kOldestFormatVersion) + " to " +
-                                   std::to_string(kFormatVersion) + ")");
+        return FileError(name, UnreadableVersionMessage("snapshot", summary.header.version));
       }
       ++summary.records;
       continue;

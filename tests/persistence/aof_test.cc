@@ -383,6 +383,30 @@ TEST_CASE("aof: version 1 files load, and what follows goes to a new version 2 i
   CHECK(CheckAof(dir.manifest(), false, out) == 0);
 }
 
+TEST_CASE("aof: an incr file of a version this build does not read stops the load", "[aof]") {
+  TempDir dir;
+  {
+    Engine e;
+    Durability d(e, Options(dir.path(), true));
+    REQUIRE(d.Load().ok());
+    REQUIRE(*e.Set("k", Quota(100)));
+  }
+  const std::string manifest = ReadFile(dir.manifest());
+  for (uint32_t version : {kFormatVersion + 1, kOldestFormatVersion - 1}) {
+    SetFormatVersion(dir.incr(1), version);
+    const std::string incr = ReadFile(dir.incr(1));
+    Engine e;
+    auto report = LoadInto(e, dir.path());
+    REQUIRE_FALSE(report.ok());
+    CHECK(Contains(report.error().message,
+                   "AOF format version " + std::to_string(version) +
+                       " is not supported (this build reads versions 1 to 2)"));
+    CHECK(e.Size() == 0);
+    CHECK(ReadFile(dir.incr(1)) == incr);  // nothing cut, nothing appended
+    CHECK(ReadFile(dir.manifest()) == manifest);
+  }
+}
+
 TEST_CASE("aof: a file the manifest lists is missing", "[aof]") {
   TempDir dir;
   {
