@@ -4,7 +4,7 @@
 # what every column means. The report ends with the targets of issue 5,
 # each read off the tables of the same run.
 #
-#   bench/compare.sh            # the full comparison (about 10 minutes on 2 cores)
+#   bench/compare.sh            # the full comparison (about 15 minutes on 2 cores)
 #   bench/compare.sh --quick    # smoke check: few requests, persistence off only
 #
 # Options:
@@ -18,8 +18,10 @@
 #                    --quick 4000)
 #   --repeat N       run every measurement N times, the servers' runs of a
 #                    pipeline depth alternating; each figure is the median of
-#                    its runs (default 3, 1 with --quick: a single run of a
-#                    -P 1 row moves by 10-20% on a shared machine)
+#                    its runs (default 5, 1 with --quick: a single run of a
+#                    -P 1 row moves by 10-20% on a shared machine, and a
+#                    median of 3 still landed either side of 1.0 in rows
+#                    where the client is the bottleneck)
 #   --no-build       do not build; use $LIMITERD or build/release/server/limiterd
 #   --out FILE       also write the tables (markdown) to FILE
 #
@@ -63,7 +65,7 @@ done
 if ((quick)); then
   : "${limits:=10000}" "${requests:=4000}" "${repeat:=1}"
 else
-  : "${limits:=1000000}" "${requests:=200000}" "${repeat:=3}"
+  : "${limits:=1000000}" "${requests:=200000}" "${repeat:=5}"
 fi
 require_positive "$limits" "$requests" "$repeat"
 
@@ -402,14 +404,25 @@ label() {
 
 # ------------------------------------------------------------- targets
 # The targets of issue 5 read off this run's tables: a line each, with the
-# figures it rests on and whether they meet it. A rate ratio below 1 where
-# redis-benchmark was at least CLIENT_BOUND% busy against both servers says
-# "client-bound": the client's own speed decided both rates, so the ratio is
-# the client's noise, and the CPU ratio is what compares the servers.
+# figures it rests on and whether they meet it. A rate or p99 ratio on the
+# wrong side of 1 where redis-benchmark was at least CLIENT_BOUND% busy
+# against both servers says "client-bound": the client's own loop decided
+# both rates and latencies, so the ratio is the client's noise, and the CPU
+# ratio is what compares the servers.
 CLIENT_BOUND=95
 declare -A TABLE_NAME=([off]="no AOF" [always]="always" [everysec]="everysec" [pinned]="per core")
 # ge A B: both are figures (not ratio's "-") and A >= B.
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && b != "-" && a + 0 >= b + 0) }'; }
+
+# client_bound_note L R: for a miss of the runs L and R (keys of BUSY and
+# CPU), " (client-bound: ...)" when the client was CLIENT_BOUND% busy
+# against both servers; else nothing.
+client_bound_note() {
+  local l=$1 r=$2
+  ((BUSY[$l] >= CLIENT_BOUND && BUSY[$r] >= CLIENT_BOUND)) || return 0
+  printf ' (client-bound: client %s%% / %s%% busy; server CPU ratio %s)' \
+    "${BUSY[$l]}" "${BUSY[$r]}" "$(ratio "${CPU[$l]}" "${CPU[$r]}")"
+}
 
 # rate_misses TABLE L_TEST R_TEST MIN: the rate ratios of L_TEST / R_TEST at
 # each -P, "a / b / c", then on a second line the ones below MIN, explained.
@@ -420,10 +433,7 @@ rate_misses() {
     q=$(ratio "${RPS[$l]}" "${RPS[$r]}")
     figs+="${figs:+ / }$q"
     ge "$q" "$min" && continue
-    miss+="${miss:+; }-P $p $q"
-    if ((BUSY[$l] >= CLIENT_BOUND && BUSY[$r] >= CLIENT_BOUND)); then
-      miss+=" (client-bound: client ${BUSY[$l]}% / ${BUSY[$r]}% busy; server CPU ratio $(ratio "${CPU[$l]}" "${CPU[$r]}"))"
-    fi
+    miss+="${miss:+; }-P $p $q$(client_bound_note "$l" "$r")"
   done
   printf '%s\n%s\n' "$figs" "$miss"
 }
@@ -444,7 +454,7 @@ rate_target() {
 }
 
 print_targets() {
-  local table p q n=0 all_tables=("${TABLES[@]}") misses="" figs="" mem1 mem2 depths="${PIPELINES[*]}"
+  local table p q l r n=0 all_tables=("${TABLES[@]}") misses="" figs="" mem1 mem2 depths="${PIPELINES[*]}"
   ((PINNED)) && all_tables+=(pinned)
   echo "| target | this run (-P ${depths// / / }) | met |"
   echo "|---|---|---|"
@@ -462,10 +472,11 @@ print_targets() {
   for table in "${all_tables[@]}"; do
     for p in "${PIPELINES[@]}"; do
       for pair in "PING PING" "CONSUME INCRBY"; do
-        q=$(ratio "${P99[$table|$p|L:${pair% *}]}" "${P99[$table|$p|R:${pair#* }]}")
+        l="$table|$p|L:${pair% *}"; r="$table|$p|R:${pair#* }"
+        q=$(ratio "${P99[$l]}" "${P99[$r]}")
         n=$((n + 1))
         [[ $q != - ]] && ! ge 1 "$q" &&
-          misses+="${misses:+; }${TABLE_NAME[$table]} -P $p ${pair% *} $q"
+          misses+="${misses:+; }${TABLE_NAME[$table]} -P $p ${pair% *} $q$(client_bound_note "$l" "$r")"
       done
     done
   done
