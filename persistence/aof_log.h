@@ -23,7 +23,7 @@
 //             sync thread wakes twice more inside fdatasync: once the data
 //             is written, once the cache is flushed); on a busy machine
 //             each wake-up may wait for a CPU longer than the fsync takes
-//             (docs/performance.md). Callers that have other work to do
+//             (docs/performance-history.md). Callers that have other work to do
 //             meanwhile, or fsyncs that take long, are better off waiting.
 //   everysec  the thread that asks (ReadyToReply) writes everything pending,
 //   no        whoever's it is (the write mutex makes one thread the leader,

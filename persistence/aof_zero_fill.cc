@@ -17,7 +17,7 @@ namespace {
 
 // Each fill costs a journal commit and a burst of writes that the group
 // commit's fdatasync may wait behind: 16 MiB steps gave a lower p99 and
-// more CONSUMEs at -P 1 than 2 MiB steps (docs/performance.md), as
+// more CONSUMEs at -P 1 than 2 MiB steps (docs/performance-history.md), as
 // PostgreSQL's 16 MiB WAL segments.
 constexpr std::uint64_t kStep = 16u << 20;
 constexpr std::uint64_t kLowWater = 8u << 20;
@@ -28,7 +28,7 @@ constexpr std::uint64_t kGap = 1u << 20;
 // every page of the file under writeback, the piece's too: with 1 MiB
 // pieces every 20 ms the group commits that met one took 1.0-1.2 ms
 // instead of 0.15 (perf trace), and all 50 clients of a -P 1 run waited
-// on each, the heavier tail from p96 on in docs/performance.md. 128 KiB
+// on each, the heavier tail from p96 on in docs/performance-history.md. 128 KiB
 // pieces every 2.5 ms: those commits 0.35 ms, and the p99 of four
 // alternating rounds 1.42-1.52 ms against 1.94 with 1 MiB (Redis 1.44-1.61).
 // 32 KiB pieces: 1.66 (more pieces, more commits that find the size
@@ -37,7 +37,7 @@ constexpr std::uint64_t kPiece = 128u << 10;
 constexpr auto kPiecePause = std::chrono::microseconds(2500);
 // After a decision against filling, the next one comes this much later.
 constexpr std::uint64_t kDecideAgain = 1u << 20;
-// At -P 1 a group commit carries 2-3 KiB here (docs/performance.md: +10%
+// At -P 1 a group commit carries 2-3 KiB here (docs/performance-history.md: +10%
 // CONSUMEs with the space ahead on a fresh server, medians of five rounds).
 // At -P 16, 30-50 KiB: filling there doubled the bytes written and the
 // writer caught up with the fills, a p99 of 10-15 ms against 3-4. Above

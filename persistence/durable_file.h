@@ -66,7 +66,7 @@ Status RenameDurably(const std::string& from, const std::string& to);
 // ext4 holds one journal handle meanwhile: with appendfsync always, the
 // log's fdatasync (which commits the journal when the file grew) waited
 // 26 ms behind the unlink of a 120 MB incr file, 43 ms long, at the end
-// of every rewrite (perf trace, docs/performance.md). Each cut is a
+// of every rewrite (perf trace, docs/performance-history.md). Each cut is a
 // transaction of its own, and a commit passes between two.
 Status RemoveGradually(const std::string& path);
 

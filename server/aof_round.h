@@ -22,7 +22,7 @@
 // clients bring no work for the io thread while the disk works, and the
 // handoff's wake-ups cost more than the fsync here: at -P 1 on the EPYC
 // VM, 13-26% less CPU a CONSUME and 8-31% more of them
-// (docs/performance.md). Pipelined batches bring work to overlap with the
+// (docs/performance-history.md). Pipelined batches bring work to overlap with the
 // fsync: at -P 64 fsyncing inline cost 8-13% of the throughput, so their
 // rounds go to the sync thread.
 //

@@ -38,7 +38,7 @@ unsigned UsableCores();
 // core left over is for the kernel's network processing and whatever shares
 // the machine (a co-located application, the load generator): on 2 cores
 // with the client alongside, 2 io threads measured 1.5-3x Redis's p99 where
-// 1 thread matched it, at no loss of throughput (docs/performance.md).
+// 1 thread matched it, at no loss of throughput (docs/performance-history.md).
 // Redis's io-threads advice is the same: leave a core spare.
 int DefaultThreads(unsigned cores);
 

@@ -8,7 +8,7 @@
 // at once (speculatively) whenever a read starts, until a read fails with
 // EAGAIN. So after each request, the next async_read_some tries recv(2)
 // on an empty socket before waiting: two recvs per request where Redis
-// makes one (docs/performance.md, "-P 1 on the EPYC machine"). A TCP
+// makes one (docs/performance-history.md, "-P 1 on the EPYC machine"). A TCP
 // read returns less than asked only when the receive queue is empty, so
 // after a short read the failed recv can be skipped: any byte that comes
 // later brings a new edge. asio 1.38 made this an option of its own

@@ -52,7 +52,7 @@ constexpr int kDrainAttempts = 500;       // x 10 ms
 // to io-spin-us before sleeping again: a request that arrives meanwhile
 // is served without a wake-up. Sleeping is what costs on a VM: the
 // client's send must interrupt the halted vCPU (an IPI and a VM exit), and
-// the reply waits for it. Measured (docs/performance.md, io-spin-us 50):
+// the reply waits for it. Measured (docs/performance-history.md, io-spin-us 50):
 // at -P 1, 9-14% more CONSUMEs per second (medians; per core, not pinned,
 // appendfsync always and everysec), 0.6-1.4 us less of the client's CPU
 // per request; no change at -P 16. After a long sleep (requests sparser
