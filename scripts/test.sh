@@ -3,8 +3,9 @@
 # a normal build (warnings are errors), ASan+UBSan, and TSan. ctest runs the
 # unit tests, the in-process command tests and the black-box tests against
 # the real binary with real clients. Last, bench/compare.sh --quick starts a
-# Release limiterd beside redis-server as a smoke check of the benchmark (it
-# asserts nothing about speed). Set LIMITERD_TEST_BUILDS to a subset
+# Release limiterd beside redis-server as a smoke check of the benchmark, and
+# bench/micro_smoke.sh builds and briefly runs every Google Benchmark binary
+# (both assert nothing about speed). Set LIMITERD_TEST_BUILDS to a subset
 # ("debug asan tsan bench") to run fewer while developing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,11 @@ for build in $builds; do
     debug) flags=(-DCMAKE_BUILD_TYPE=Debug) ;;
     asan) flags=(-DCMAKE_BUILD_TYPE=Debug -DLIMITERD_SANITIZE=address) ;;
     tsan) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLIMITERD_SANITIZE=thread) ;;
-    bench) echo "=== bench smoke"; bench/compare.sh --quick; continue ;;
+    bench)
+      echo "=== bench smoke"
+      bench/compare.sh --quick
+      bench/micro_smoke.sh
+      continue ;;
     *) echo "unknown build '$build'" >&2; exit 2 ;;
   esac
   echo "=== $build build"
