@@ -8,7 +8,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$ROOT/build/release"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIMITERD_BUILD_BENCH=ON >/dev/null
 ninja -C "$BUILD" benchmarks
 # fsync_bench's file goes where BENCH_TMPDIR says (a real disk); the others
 # need nothing.
