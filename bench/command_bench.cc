@@ -5,8 +5,8 @@
 // table (Dispatch) to the engine, its reply written (resp::ReplyWriter).
 // What Connection::ProcessInput does per batch, minus the socket; the same
 // keyspace as bench/compare.sh (100 orgs x 10 projects x 100 users, every
-// level limited, each user charged once before timing) in a fixed random
-// order, persistence off.
+// level limited, each user charged once before timing; bench/
+// compare_keyspace.h) in a fixed random order, persistence off.
 //
 // Args: {pipeline depth, command}: command 0 is CREDITS.CONSUME key 1,
 // 1 is PING. Reported per command (items) and per input byte.
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "command_table.h"
+#include "compare_keyspace.h"
 #include "config.h"
 #include "pipeline_prefetch.h"
 #include "resp/reply_writer.h"
@@ -28,11 +29,6 @@
 
 namespace limiterd::server {
 namespace {
-
-std::string Id(int n) {  // redis-benchmark's 12-digit __rand_int__
-  std::string digits = std::to_string(n);
-  return std::string(12 - digits.size(), '0') + digits;
-}
 
 std::string Resp(const std::vector<std::string_view>& args) {
   std::string out = "*" + std::to_string(args.size()) + "\r\n";
@@ -83,17 +79,15 @@ void BM_CommandPath(benchmark::State& state) {
   const auto depth = static_cast<size_t>(state.range(0));
   const bool ping = state.range(1) == 1;
   CommandPath path;
-  std::vector<std::string> users;
-  for (int o = 0; o < 100; ++o) {
-    const std::string org = "org:" + Id(o / 10) + Id(o % 10);
-    path.Process(Resp({"LIMIT.SET", org, "HARD", "1000000000000000", "PERIOD", "monthly"}));
-    for (int p = 0; p < 10; ++p) {
-      const std::string project = org + "/project:" + Id(p);
-      for (const std::string& key : {project, project + "/*"}) {
-        path.Process(Resp({"LIMIT.SET", key, "HARD", "1000000000000000", "PERIOD", "monthly"}));
-      }
-      for (int u = 0; u < 100; ++u) users.push_back(project + "/user:" + Id(u / 10) + Id(u % 10));
-    }
+  const bench::CompareKeyspace keys = bench::MakeCompareKeyspace();
+  const std::vector<std::string>& users = keys.users;
+  auto set = [&](const std::string& key) {
+    path.Process(Resp({"LIMIT.SET", key, "HARD", "1000000000000000", "PERIOD", "monthly"}));
+  };
+  for (const std::string& org : keys.orgs) set(org);
+  for (const std::string& project : keys.projects) {
+    set(project);
+    set(project + "/*");
   }
   for (const std::string& user : users) path.Process(Resp({"CREDITS.CONSUME", user, "1"}));
   if (HasError(path.out)) {
@@ -103,13 +97,11 @@ void BM_CommandPath(benchmark::State& state) {
   // 64k commands in batches of `depth`, users in a fixed random order.
   constexpr size_t kCommands = 1 << 16;
   std::vector<std::string> batches(kCommands / depth);
-  uint64_t x = 88172645463325252ull;  // xorshift64
+  bench::FixedRandom random;
   for (std::string& batch : batches) {
     for (size_t i = 0; i < depth; ++i) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      batch += ping ? Resp({"PING"}) : Resp({"CREDITS.CONSUME", users[x % users.size()], "1"});
+      batch += ping ? Resp({"PING"})
+                    : Resp({"CREDITS.CONSUME", users[random.Next() % users.size()], "1"});
     }
   }
   int64_t commands = 0;

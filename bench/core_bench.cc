@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "compare_keyspace.h"
 #include "limiterd/changes.h"
 #include "limiterd/engine.h"
 
@@ -93,6 +95,18 @@ void BM_ConsumeThreeLevelsManyKeys(benchmark::State& state) {
 }
 BENCHMARK(BM_ConsumeThreeLevelsManyKeys);
 
+// Limits compare.sh's keyspace in `engine` (bench/compare_keyspace.h);
+// returns its users, none charged yet.
+std::vector<std::string> SetUpCompareKeyspace(limiterd::Engine& engine) {
+  limiterd::bench::CompareKeyspace keys = limiterd::bench::MakeCompareKeyspace();
+  for (const std::string& org : keys.orgs) (void)engine.Set(org, Quota(kHuge));
+  for (const std::string& project : keys.projects) {
+    (void)engine.Set(project, Quota(kHuge));
+    (void)engine.Set(project + "/*", Quota(kHuge));
+  }
+  return std::move(keys.users);
+}
+
 // A client's pipeline of 16 CONSUMEs at a time over compare.sh's keys
 // (12-digit ids, 80-byte user keys, 100k users in random order), each
 // user charged before timing starts: the server's -P 16 path without the
@@ -101,32 +115,13 @@ BENCHMARK(BM_ConsumeThreeLevelsManyKeys);
 void BM_ConsumePipeline(benchmark::State& state) {
   const bool prefetch = state.range(0) != 0;
   limiterd::Engine engine;
-  auto id = [](int n) {
-    std::string digits = std::to_string(n);
-    return std::string(12 - digits.size(), '0') + digits;
-  };
-  std::vector<std::string> keys;
-  for (int o = 0; o < 100; ++o) {
-    std::string org = "org:" + id(o / 10) + id(o % 10);
-    (void)engine.Set(org, Quota(kHuge));
-    for (int p = 0; p < 10; ++p) {
-      std::string project = org + "/project:" + id(p);
-      (void)engine.Set(project, Quota(kHuge));
-      (void)engine.Set(project + "/*", Quota(kHuge));
-      for (int u = 0; u < 100; ++u) keys.push_back(project + "/user:" + id(u / 10) + id(u % 10));
-    }
-  }
+  const std::vector<std::string> keys = SetUpCompareKeyspace(engine);
   for (const std::string& key : keys) (void)engine.Consume(key, 1);
   constexpr size_t kBatch = 16;
   std::vector<std::string_view> batch(kBatch);
-  uint64_t x = 88172645463325252ull;  // xorshift64: a fixed random order
+  limiterd::bench::FixedRandom random;
   for (auto _ : state) {
-    for (auto& key : batch) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      key = keys[x % keys.size()];
-    }
+    for (auto& key : batch) key = keys[random.Next() % keys.size()];
     if (prefetch) engine.Prefetch(batch);
     for (std::string_view key : batch) benchmark::DoNotOptimize(engine.Consume(key, 1));
   }
@@ -212,21 +207,7 @@ BENCHMARK(BM_ApplySnapshot)->Arg(1000000)->Unit(benchmark::kMillisecond)->Iterat
 // shard as they do (SnapshotReader::Next locks and captures).
 void BM_CaptureSnapshot(benchmark::State& state) {
   limiterd::Engine engine;
-  std::vector<std::string> users;
-  for (int o = 0; o < 100; ++o) {
-    const std::string org = "org:" + std::string(12 - std::to_string(o).size(), '0') +
-                            std::to_string(o) + "000000000000";
-    (void)engine.Set(org, Quota(kHuge));
-    for (int p = 0; p < 10; ++p) {
-      const std::string project = org + "/project:00000000000" + std::to_string(p);
-      (void)engine.Set(project, Quota(kHuge));
-      (void)engine.Set(project + "/*", Quota(kHuge));
-      for (int u = 0; u < 100; ++u) {
-        users.push_back(project + "/user:0000000000" + std::to_string(u / 10) + "00000000000" +
-                        std::to_string(u % 10));
-      }
-    }
-  }
+  std::vector<std::string> users = SetUpCompareKeyspace(engine);
   std::shuffle(users.begin(), users.end(), std::mt19937_64(42));
   for (const std::string& user : users) (void)engine.Consume(user, 1);
   size_t bytes = 0;
